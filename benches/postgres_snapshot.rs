@@ -1,0 +1,3 @@
+//! Placeholder: the postgres snapshot benchmark lands with its collector.
+
+fn main() {}

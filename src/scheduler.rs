@@ -1,0 +1,327 @@
+//! Runs each source on its own interval with jitter, bounded overall concurrency, and
+//! exponential backoff after failures; after each success, re-evaluates what uses the source.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::app::state::{AppState, SourceFailure};
+use crate::check::SourceKey;
+use crate::collectors;
+use crate::compare;
+use crate::snapshot::{Node, Snapshot};
+
+/// First retry delay after a failure; doubles per failure up to the source's interval.
+const BACKOFF_START: Duration = Duration::from_secs(5);
+
+/// Spawns one loop per configured source on `tracker`; they stop when `cancel` fires.
+pub fn spawn_all(state: &Arc<AppState>, tracker: &TaskTracker, cancel: &CancellationToken) {
+    let live = state.live();
+    for (env, environment) in &live.config.environments {
+        for name in environment.sources.keys() {
+            let key = (env.clone(), name.clone());
+            tracker.spawn(source_loop(state.clone(), key, cancel.clone()));
+        }
+    }
+}
+
+/// A uniformly random duration in `[0, max]`.
+fn random_up_to(max: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() || max.is_zero() {
+        return Duration::ZERO;
+    }
+    let fraction = u64::from_le_bytes(bytes) as f64 / u64::MAX as f64;
+    max.mul_f64(fraction)
+}
+
+/// Delay before the next run: the interval plus jitter, or a backoff after failures.
+fn next_delay(interval: Duration, jitter: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return interval + random_up_to(jitter);
+    }
+    let backoff = BACKOFF_START.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    backoff.min(interval) + random_up_to(jitter.min(backoff))
+}
+
+async fn source_loop(state: Arc<AppState>, key: SourceKey, cancel: CancellationToken) {
+    let mut failures = 0u32;
+    // The first run comes quickly (a little jitter so many sources do not start at once).
+    let mut delay = {
+        let jitter = state
+            .live()
+            .config
+            .source(&key.0, &key.1)
+            .map_or(Duration::ZERO, |s| s.jitter);
+        random_up_to(jitter.min(Duration::from_secs(2)))
+    };
+    loop {
+        let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        state.with_status(|s| s.sources.entry(key.clone()).or_default().next_run = Some(due));
+        tokio::select! {
+            // Cancellation wins over a due run: on shutdown, nothing new starts.
+            biased;
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let Some(source) = state.live().config.source(&key.0, &key.1).cloned() else {
+            return;
+        };
+        let ok = run_once(&state, &key).await.is_ok();
+        failures = if ok { 0 } else { failures.saturating_add(1) };
+        delay = next_delay(source.interval, source.jitter, failures);
+    }
+}
+
+/// The outcome of one run, as the run API reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Environment.
+    pub environment: String,
+    /// Source.
+    pub source: String,
+    /// Whether a snapshot was taken.
+    pub ok: bool,
+    /// Store id of the snapshot.
+    pub snapshot_id: Option<i64>,
+    /// Whether its content differs from the previous snapshot.
+    pub changed: Option<bool>,
+    /// The failure, if any.
+    pub error: Option<SourceFailure>,
+}
+
+/// Collects one source now (waiting for a permit and for any run of it in progress), stores
+/// the snapshot and re-evaluates the pairs that use it.
+pub async fn run_once(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOutcome, RunOutcome> {
+    let span = tracing::info_span!("collection", environment = %key.0, source = %key.1);
+    run_once_inner(state, key).instrument(span).await
+}
+
+async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOutcome, RunOutcome> {
+    let live = state.live();
+    let mut outcome = RunOutcome {
+        environment: key.0.clone(),
+        source: key.1.clone(),
+        ok: false,
+        snapshot_id: None,
+        changed: None,
+        error: None,
+    };
+    let Some(source) = live.config.source(&key.0, &key.1).cloned() else {
+        outcome.error = Some(SourceFailure {
+            reason: "query".into(),
+            message: "source is not configured".into(),
+            at: Utc::now(),
+        });
+        return Err(outcome);
+    };
+    let lock = state.run_lock(key);
+    let _running = lock.lock().await;
+    // The semaphore is never closed, so acquiring cannot fail; run unbounded if it ever did.
+    let _permit = state.permits.clone().acquire_owned().await.ok();
+    let started = Utc::now();
+    state.with_status(|s| s.sources.entry(key.clone()).or_default().last_attempt = Some(started));
+    state
+        .counters
+        .collections
+        .with_label_values(&[&key.0, &key.1])
+        .inc();
+    let result = collectors::collect(&source, &live.redactor).await;
+    let elapsed = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    let snapshot = match result {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            state
+                .counters
+                .failures
+                .with_label_values(&[&key.0, &key.1, error.reason()])
+                .inc();
+            let failure = SourceFailure {
+                reason: error.reason().into(),
+                message: error.to_string(),
+                at: started,
+            };
+            let first = state.with_status(|s| {
+                let status = s.sources.entry(key.clone()).or_default();
+                let first = status.up != Some(false);
+                status.up = Some(false);
+                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+                status.last_duration_seconds = Some(elapsed);
+                status.last_error = Some(failure.clone());
+                first
+            });
+            // Log the change of state loudly and repeats quietly, so an hour-long outage
+            // is one warning, not sixty.
+            if first {
+                warn!(reason = error.reason(), error = %error, "Collection failed; comparisons using this source are unknown until it recovers.");
+            } else {
+                debug!(reason = error.reason(), error = %error, "Collection failed again.");
+            }
+            mark_pairs_unknown(state, key);
+            outcome.error = Some(failure);
+            return Err(outcome);
+        }
+    };
+    let saved = match state.store.save_snapshot(&snapshot).await {
+        Ok(saved) => saved,
+        Err(error) => {
+            warn!(error = %error, "Storing the snapshot failed.");
+            outcome.error = Some(SourceFailure {
+                reason: "store".into(),
+                message: error.to_string(),
+                at: started,
+            });
+            return Err(outcome);
+        }
+    };
+    let snapshot = Arc::new(snapshot);
+    let (previous, recovered) = state.with_status(|s| {
+        let status = s.sources.entry(key.clone()).or_default();
+        let recovered = status.up == Some(false);
+        status.up = Some(true);
+        status.consecutive_failures = 0;
+        status.last_error = None;
+        status.last_success = Some(started);
+        status.last_duration_seconds = Some(elapsed);
+        status.snapshot_id = Some(saved.meta.id);
+        status.last_change = Some(saved.meta.taken_at);
+        status.leaves = snapshot.tree.leaf_count();
+        status.schema_objects = schema_objects(&snapshot.tree);
+        status.migrations = migrations_applied(&snapshot.tree);
+        (s.latest.insert(key.clone(), snapshot.clone()), recovered)
+    });
+    if recovered {
+        info!("Collection recovered.");
+    }
+    debug!(
+        snapshot = saved.meta.id,
+        new = saved.is_new,
+        leaves = snapshot.tree.leaf_count(),
+        "Snapshot stored."
+    );
+    if saved.is_new {
+        if let Some(previous) = previous.filter(|p| p.hash != snapshot.hash) {
+            compare::compare_with_previous(state, &previous, &snapshot).await;
+        }
+    }
+    for pair in live
+        .config
+        .pairs
+        .iter()
+        .filter(|p| p.baseline == key.0 || p.candidate == key.0)
+    {
+        if live.config.compared_sources(pair).contains(&key.1) {
+            compare::compare_pair(state, pair, &key.1).await;
+        }
+    }
+    outcome.ok = true;
+    outcome.snapshot_id = Some(saved.meta.id);
+    outcome.changed = Some(saved.is_new);
+    Ok(outcome)
+}
+
+fn mark_pairs_unknown(state: &Arc<AppState>, key: &SourceKey) {
+    let live = state.live();
+    state.with_status(|s| {
+        for pair in live
+            .config
+            .pairs
+            .iter()
+            .filter(|p| p.baseline == key.0 || p.candidate == key.0)
+        {
+            if let Some(status) = s.pairs.get_mut(&(pair.name.clone(), key.1.clone())) {
+                status.state = "unknown".into();
+            }
+        }
+    });
+}
+
+/// Number of objects per kind under `schema/` (tables, views, …).
+pub fn schema_objects(tree: &Node) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if let Some(Node::Map(kinds)) = tree.get(&crate::snapshot::Path::from_segments(["schema"])) {
+        for (kind, objects) in kinds {
+            if let Node::Map(objects) = objects {
+                out.insert(kind.clone(), objects.len());
+            }
+        }
+    }
+    out
+}
+
+/// Number of applied migrations under `migrations/<tool>/`.
+pub fn migrations_applied(tree: &Node) -> usize {
+    match tree.get(&crate::snapshot::Path::from_segments(["migrations"])) {
+        Some(Node::Map(tools)) => tools
+            .values()
+            .map(|t| if let Node::Map(m) = t { m.len() } else { 0 })
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Loads the latest stored snapshot of every configured source, so a restart compares new
+/// snapshots with what was seen before it (temporal drift survives restarts).
+pub async fn load_latest(state: &Arc<AppState>) {
+    let live = state.live();
+    for (env, environment) in &live.config.environments {
+        for name in environment.sources.keys() {
+            match state.store.latest_snapshot(env, name).await {
+                Ok(Some((meta, tree))) => {
+                    let snapshot = Snapshot {
+                        environment: env.clone(),
+                        source: name.clone(),
+                        taken_at: meta.taken_at,
+                        duration_seconds: meta.duration_seconds,
+                        hash: meta.hash.clone(),
+                        tree,
+                    };
+                    state.with_status(|s| {
+                        let status = s.sources.entry((env.clone(), name.clone())).or_default();
+                        status.snapshot_id = Some(meta.id);
+                        status.last_change = Some(meta.taken_at);
+                        status.leaves = snapshot.tree.leaf_count();
+                        s.latest
+                            .insert((env.clone(), name.clone()), Arc::new(snapshot));
+                    });
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    warn!(environment = %env, source = %name, error = %error, "Reading the last snapshot failed.")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_and_is_capped_by_the_interval() {
+        let interval = Duration::from_secs(300);
+        assert_eq!(
+            next_delay(interval, Duration::ZERO, 1),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            next_delay(interval, Duration::ZERO, 2),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            next_delay(interval, Duration::ZERO, 4),
+            Duration::from_secs(40)
+        );
+        assert_eq!(next_delay(interval, Duration::ZERO, 30), interval);
+        assert_eq!(next_delay(interval, Duration::ZERO, 0), interval);
+        let jittered = next_delay(interval, Duration::from_secs(10), 0);
+        assert!(jittered >= interval && jittered <= interval + Duration::from_secs(10));
+    }
+}

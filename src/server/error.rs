@@ -1,0 +1,48 @@
+//! API errors as JSON `{ "error": … }` with the right status; internal causes are logged in
+//! full and answered opaquely.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tracing::error;
+
+/// An error answered by the API.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with a message for the caller.
+    BadRequest(String),
+    /// 401: a token is required and was missing or wrong.
+    Unauthorized,
+    /// 404 with what was not found.
+    NotFound(String),
+    /// 500: logged, answered without detail.
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required".to_string(),
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Internal(cause) => {
+                error!(error = %cause, "API request failed.");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the daemon's log".to_string(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,3 @@
+//! ⑥ Sinks: where findings and state go. They consume state, never collectors.
+
+pub mod metrics;

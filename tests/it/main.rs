@@ -1,0 +1,21 @@
+//! The one integration-test binary (one link step, shared helpers).
+//!
+//! - `collect_sqlite`: the SQLite collector against real database files.
+//! - `collect_postgres`, `collect_mysql`: the SQL collectors against the machine's real servers,
+//!   one drift at a time (databases created per test and dropped after).
+//! - `collect_file_http`: file, HTTP and command collectors against real files, servers, programs.
+//! - `daemon`: the daemon in-process (and as a process for SIGKILL) on the demo: API, metrics,
+//!   failure semantics, temporal drift, reload, tokens, restarts.
+//! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
+
+// Test code may panic on broken fixtures; that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod cli;
+mod collect_file_http;
+mod collect_mysql;
+mod collect_postgres;
+mod collect_sqlite;
+mod daemon;
