@@ -100,7 +100,10 @@ pub struct RunOutcome {
 /// the snapshot and re-evaluates the pairs that use it.
 pub async fn run_once(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOutcome, RunOutcome> {
     let span = tracing::info_span!("collection", environment = %key.0, source = %key.1);
-    run_once_inner(state, key).instrument(span).await
+    let result = run_once_inner(state, key).instrument(span).await;
+    // Counted after the comparisons, so readiness means "every pair has been evaluated".
+    state.with_status(|s| s.sources.entry(key.clone()).or_default().runs_completed += 1);
+    result
 }
 
 async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOutcome, RunOutcome> {

@@ -54,6 +54,8 @@ pub struct SourceStatus {
     pub schema_objects: BTreeMap<String, usize>,
     /// Applied migrations in the latest snapshot.
     pub migrations: usize,
+    /// Runs finished end to end (collection, storage and the comparisons that follow).
+    pub runs_completed: u64,
 }
 
 /// A failed collection, as shown by the API.

@@ -15,7 +15,8 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 200 when the store answers and every configured source has been attempted once.
+/// 200 when the store answers and every configured source has been run once, comparisons
+/// included.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let store = state.store.ping().await.map_err(|e| e.to_string());
     let live = state.live();
@@ -28,7 +29,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
                     .keys()
                     .map(move |name| (env.clone(), name.clone()))
             })
-            .filter(|key| s.sources.get(key).and_then(|st| st.up).is_none())
+            .filter(|key| s.sources.get(key).is_none_or(|st| st.runs_completed == 0))
             .map(|(env, name)| format!("{env}/{name}"))
             .collect()
     });

@@ -43,6 +43,9 @@ impl Family {
     }
 
     fn add(&mut self, labels: &[(&str, &str)], value: f64) {
+        // Sorted by name, as the prometheus crate's own collectors emit them.
+        let mut labels = labels.to_vec();
+        labels.sort_by_key(|(name, _)| *name);
         let pairs = labels
             .iter()
             .map(|(name, value)| {

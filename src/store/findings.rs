@@ -17,7 +17,7 @@ use crate::rules::Severity;
 const COLUMNS: &str = "id, kind, scope, body, first_seen, last_seen, resolved_at, resolution";
 
 /// Resolution recorded when a pair's finding is no longer seen.
-const FIXED: &str = "fixed";
+const FIXED: &str = "no longer differs";
 
 impl FindingKind {
     /// The stored (and API) name.

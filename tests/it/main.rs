@@ -6,6 +6,7 @@
 //! - `collect_file_http`: file, HTTP and command collectors against real files, servers, programs.
 //! - `daemon`: the daemon in-process (and as a process for SIGKILL) on the demo: API, metrics,
 //!   failure semantics, temporal drift, reload, tokens, restarts.
+//! - `store`: the store on a real SQLite file and on the real PostgreSQL.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
 
 // Test code may panic on broken fixtures; that is how a test fails.
@@ -19,3 +20,4 @@ mod collect_mysql;
 mod collect_postgres;
 mod collect_sqlite;
 mod daemon;
+mod store;
