@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod db;
+pub mod pg_cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
