@@ -588,3 +588,106 @@ fn a_corrupt_store_is_a_clear_error_and_is_left_alone() {
         "the store file must not be replaced"
     );
 }
+
+#[tokio::test]
+async fn sighup_reloads_or_keeps_the_old_config_and_sigterm_exits_cleanly() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let demo = Demo::build();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftwarden"))
+        .args([
+            "run",
+            "--config",
+            &demo.config(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                ready = true;
+                break;
+            }
+        }
+    }
+    assert!(ready, "the daemon did not become ready");
+    let reload_ok = || async {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metric(&text, "driftwarden_config_last_reload_successful")
+    };
+    assert_eq!(reload_ok().await, Some(1.0));
+    // A broken rules file: SIGHUP keeps the old rules and says so in the metric.
+    demo.edit(
+        "rules/demo.toml",
+        "expect = \"differ\"",
+        "expect = \"difer\"",
+    );
+    kill(pid, Signal::SIGHUP).unwrap();
+    let mut seen = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = reload_ok().await;
+        if seen == Some(0.0) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        Some(0.0),
+        "a failed SIGHUP reload must show in the metric"
+    );
+    // Still serving on the old rules.
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert!(r.status().is_success());
+    // Fixed: the next SIGHUP succeeds.
+    demo.edit(
+        "rules/demo.toml",
+        "expect = \"difer\"",
+        "expect = \"differ\"",
+    );
+    kill(pid, Signal::SIGHUP).unwrap();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = reload_ok().await;
+        if seen == Some(1.0) {
+            break;
+        }
+    }
+    assert_eq!(seen, Some(1.0));
+    kill(pid, Signal::SIGTERM).unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "SIGTERM did not stop the daemon"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("rules/demo.toml"), "{stderr}");
+}

@@ -60,15 +60,7 @@ impl TempCluster {
         let data = cluster.data();
         cluster.run(
             "initdb",
-            &[
-                "-D",
-                &data,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
+            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
         );
         cluster.start_again();
         Some(cluster)
@@ -110,13 +102,25 @@ impl TempCluster {
         let log = self.dir.path().join("server.log").display().to_string();
         self.run(
             "pg_ctl",
-            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
         );
     }
 
     /// Stops the server at once, as a crash or an outage would.
     pub fn stop(&self) {
-        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
     }
 
     /// URL of database `db` on this server.
@@ -142,8 +146,11 @@ impl Drop for TempCluster {
             Command::new(&path)
         };
         // Already stopped is fine; the folder goes with the TempDir.
-        let _ = command
+        if let Err(e) = command
             .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
+            .output()
+        {
+            eprintln!("stopping the temporary PostgreSQL failed: {e}");
+        }
     }
 }
