@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::{load, print, progress, today, ConfigArg};
+use super::{check_once, load, print, ConfigArg};
 use crate::check;
 use crate::report::{self, Format};
 use crate::rules::Severity;
@@ -47,15 +47,7 @@ pub async fn run(args: CheckArgs, quiet: bool) -> Result<u8> {
             args.config.config.display()
         );
     }
-    let report = check::run(
-        &loaded.config,
-        &loaded.rules,
-        loaded.redactor.clone(),
-        &pairs,
-        progress::for_terminal(quiet),
-        today(),
-    )
-    .await;
+    let report = check_once(&loaded, &pairs, quiet).await;
     let color = match args.color.as_str() {
         "always" => true,
         "never" => false,

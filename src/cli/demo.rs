@@ -12,7 +12,7 @@ use clap::Args;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::ConnectOptions;
 
-use super::{load, print, progress, today};
+use super::{check_once, load, print};
 use crate::check;
 use crate::report::{self, Format, PairStatus};
 use crate::rules::Severity;
@@ -122,15 +122,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<u8> {
     }
     let loaded = load(&config_path)?;
     let pairs = check::select_pairs(&loaded.config, None)?;
-    let report = check::run(
-        &loaded.config,
-        &loaded.rules,
-        loaded.redactor.clone(),
-        &pairs,
-        progress::for_terminal(quiet),
-        today(),
-    )
-    .await;
+    let report = check_once(&loaded, &pairs, quiet).await;
     let color = console::colors_enabled();
     let mut text = report::render(&report, Format::Text, Severity::Warning, color);
     let config = config_path.display();

@@ -117,6 +117,23 @@ pub(crate) fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Collects and compares `pairs` of a loaded config once, with terminal progress.
+pub(crate) async fn check_once(
+    loaded: &crate::app::state::Live,
+    pairs: &[&crate::config::Pair],
+    quiet: bool,
+) -> crate::report::CheckReport {
+    crate::check::run(
+        &loaded.config,
+        &loaded.rules,
+        loaded.redactor.clone(),
+        pairs,
+        progress::for_terminal(quiet),
+        today(),
+    )
+    .await
+}
+
 /// Today's date for rule expiry (`until`).
 pub(crate) fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()

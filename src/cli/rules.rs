@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
-use super::{load, print, progress, today, ConfigArg};
+use super::{check_once, load, print, today, ConfigArg};
 use crate::check;
 use crate::report::PairStatus;
 use crate::rules::{baseline_rules, LintLevel};
@@ -84,15 +84,7 @@ async fn baseline(args: BaselineArgs, quiet: bool) -> Result<u8> {
     }
     let loaded = load(&args.config.config)?;
     let pairs = check::select_pairs(&loaded.config, Some(&args.pair))?;
-    let report = check::run(
-        &loaded.config,
-        &loaded.rules,
-        loaded.redactor.clone(),
-        &pairs,
-        progress::for_terminal(quiet),
-        today(),
-    )
-    .await;
+    let report = check_once(&loaded, &pairs, quiet).await;
     let pair = &report.pairs[0];
     if pair.status == PairStatus::Unknown {
         for e in &pair.errors {
