@@ -86,6 +86,9 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
             .with_label_values(&[&pair.name, source, f.severity.as_str()])
             .inc();
     }
+    if !delta.opened.is_empty() || !delta.resolved.is_empty() {
+        state.alerts_wake.notify_one();
+    }
     let mut suppressed: BTreeMap<String, usize> = BTreeMap::new();
     for e in &expected {
         *suppressed.entry(e.rule.clone()).or_default() += 1;
@@ -170,6 +173,9 @@ pub async fn compare_with_previous(state: &Arc<AppState>, previous: &Snapshot, c
         .await
     {
         Ok(delta) => {
+            if !delta.opened.is_empty() {
+                state.alerts_wake.notify_one();
+            }
             for opened in &delta.opened {
                 let f = &opened.finding;
                 warn!(environment = env, source, path = %f.path, change = %f.change, severity = %f.severity, "Unexpected change since the last snapshot.");

@@ -153,6 +153,9 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
             let first = state.with_status(|s| {
                 let status = s.sources.entry(key.clone()).or_default();
                 let first = status.up != Some(false);
+                if first {
+                    status.down_since = Some(started);
+                }
                 status.up = Some(false);
                 status.consecutive_failures = status.consecutive_failures.saturating_add(1);
                 status.last_duration_seconds = Some(elapsed);
@@ -188,6 +191,7 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         let status = s.sources.entry(key.clone()).or_default();
         let recovered = status.up == Some(false);
         status.up = Some(true);
+        status.down_since = None;
         status.consecutive_failures = 0;
         status.last_error = None;
         status.last_success = Some(started);

@@ -120,6 +120,10 @@ impl Daemon {
         let mut schedule = shutdown.child_token();
         scheduler::spawn_all(&state, &tracker, &schedule);
         tracker.spawn(retention_loop(state.clone(), shutdown.clone()));
+        tracker.spawn(crate::sinks::alertmanager::run(
+            state.clone(),
+            shutdown.clone(),
+        ));
         // The server outlives the scheduler: it keeps answering /metrics while collections drain.
         let server_stop = CancellationToken::new();
         let server = tokio::spawn(crate::server::serve(

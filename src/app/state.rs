@@ -54,6 +54,8 @@ pub struct SourceStatus {
     pub schema_objects: BTreeMap<String, usize>,
     /// Applied migrations in the latest snapshot.
     pub migrations: usize,
+    /// Since when the source has been failing (None while up).
+    pub down_since: Option<DateTime<Utc>>,
     /// Runs finished end to end (collection, storage and the comparisons that follow).
     pub runs_completed: u64,
 }
@@ -119,6 +121,10 @@ pub struct Counters {
     pub opened: IntCounterVec,
     /// `driftwarden_findings_resolved_total`.
     pub resolved: IntCounterVec,
+    /// `driftwarden_notifications_sent_total`.
+    pub notifications_sent: IntCounterVec,
+    /// `driftwarden_notifications_errors_total`.
+    pub notification_errors: IntCounterVec,
 }
 
 impl Counters {
@@ -150,6 +156,16 @@ impl Counters {
                 "Findings resolved.",
                 &["pair", "source", "severity"],
             )?,
+            notifications_sent: counter(
+                "driftwarden_notifications_sent_total",
+                "Notification batches delivered, per sink (and per Alertmanager URL).",
+                &["sink"],
+            )?,
+            notification_errors: counter(
+                "driftwarden_notifications_errors_total",
+                "Notification batches that failed, per sink; they are retried.",
+                &["sink"],
+            )?,
         })
     }
 }
@@ -176,6 +192,8 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// Reload requests (API, SIGHUP) to the daemon's main loop, each with a reply channel.
     pub reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    /// Wakes the alert sender when findings opened or resolved.
+    pub alerts_wake: tokio::sync::Notify,
 }
 
 /// A reload request: the main loop answers with the outcome.
@@ -212,6 +230,7 @@ impl AppState {
             run_locks: Mutex::new(HashMap::new()),
             started_at: Utc::now(),
             reloads,
+            alerts_wake: tokio::sync::Notify::new(),
         });
         state
             .registry

@@ -3,6 +3,7 @@
 //! `load` reads `driftwarden.toml`, interpolates `${VAR}`, parses with `deny_unknown_fields`,
 //! reads `*_file` secrets and validates cross-references. Every error names file, line, column.
 
+pub mod alerts;
 pub mod error;
 pub mod hmac_key;
 pub mod interpolate;
@@ -47,6 +48,8 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    alerts: Vec<alerts::RawAlert>,
 }
 
 #[derive(Deserialize, Default)]
@@ -381,9 +384,11 @@ impl Validator<'_> {
         };
         let server = self.server(&raw.server)?;
         let store = self.store(&raw.store, &state_dir)?;
+        let alerts = self.alerts(&raw.alerts)?;
         Ok(Config {
             server,
             store,
+            alerts,
             file: self.file.to_path_buf(),
             rules,
             default_rules: raw.default_rules,

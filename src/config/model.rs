@@ -30,6 +30,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Where the daemon keeps snapshots and findings.
     pub store: StoreConfig,
+    /// Where the daemon sends alerts.
+    pub alerts: Vec<super::alerts::AlertSink>,
 }
 
 /// `[server]`: where the daemon listens and who may change things.

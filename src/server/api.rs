@@ -211,6 +211,7 @@ pub async fn findings(
         min_severity,
         state: finding_state,
         fingerprint: q.fingerprint,
+        resolved_after: None,
         limit: q.limit.unwrap_or(500).clamp(1, 10_000),
     };
     to_json(state.store.findings(&filter).await?)

@@ -1,3 +1,4 @@
 //! ⑥ Sinks: where findings and state go. They consume state, never collectors.
 
+pub mod alertmanager;
 pub mod metrics;

@@ -193,8 +193,8 @@ async fn select(
          AND ($3 IS NULL OR source = $3) AND severity_rank >= $4 \
          AND ($5 IS NULL OR ($5 = 'open' AND resolved_at IS NULL) \
               OR ($5 = 'resolved' AND resolved_at IS NOT NULL)) \
-         AND ($6 IS NULL OR fingerprint = $6) \
-         ORDER BY severity_rank DESC, scope, source, path, id LIMIT $7"
+         AND ($6 IS NULL OR fingerprint = $6) AND ($7 IS NULL OR resolved_at >= $7) \
+         ORDER BY severity_rank DESC, scope, source, path, id LIMIT $8"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(filter.kind.map(FindingKind::as_str))
@@ -203,6 +203,7 @@ async fn select(
         .bind(filter.min_severity.map_or(0, severity_rank))
         .bind(state)
         .bind(filter.fingerprint.as_deref())
+        .bind(filter.resolved_after.map(stamp))
         .bind(if filter.limit > 0 {
             filter.limit
         } else {

@@ -168,6 +168,8 @@ pub struct FindingFilter {
     pub state: Option<FindingState>,
     /// One identity.
     pub fingerprint: Option<String>,
+    /// Only findings resolved at or after this time.
+    pub resolved_after: Option<DateTime<Utc>>,
     /// At most this many rows (0: all).
     pub limit: i64,
 }

@@ -7,6 +7,7 @@
 //! - `daemon`: the daemon in-process (and as a process for SIGKILL) on the demo: API, metrics,
 //!   failure semantics, temporal drift, reload, tokens, restarts.
 //! - `store`: the store on a real SQLite file and on the real PostgreSQL.
+//! - `alerts`: the Alertmanager sink against a real Alertmanager.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
 
 // Test code may panic on broken fixtures; that is how a test fails.
@@ -14,6 +15,7 @@
 
 mod helpers;
 
+mod alerts;
 mod cli;
 mod collect_file_http;
 mod collect_mysql;

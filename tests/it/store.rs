@@ -129,6 +129,17 @@ async fn exercise(store: &Store) {
     assert_eq!(resolved.len(), 1);
     assert_eq!(resolved[0].resolution.as_deref(), Some("no longer differs"));
     assert_eq!(resolved[0].resolved_at, Some(at(5)));
+    for (after, expected) in [(at(5), 1), (at(6), 0)] {
+        let recent = store
+            .findings(&FindingFilter {
+                state: Some(FindingState::Resolved),
+                resolved_after: Some(after),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(recent.len(), expected, "resolved after {after}");
+    }
     // Severity filter and fingerprint filter.
     let critical = store
         .findings(&FindingFilter {

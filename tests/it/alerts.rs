@@ -1,0 +1,243 @@
+//! The Alertmanager sink against a real Alertmanager (Debian's `prometheus-alertmanager`),
+//! started by the test on a loopback port with a temporary config and storage.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::daemon::{metric, spawn_daemon_with, start};
+
+/// A private Alertmanager, killed on drop.
+struct Alertmanager {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+    binary: std::path::PathBuf,
+}
+
+fn alertmanager_binary() -> Option<std::path::PathBuf> {
+    ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Alertmanager {
+    /// Prepares (does not start) an Alertmanager; `None` (skip) when it is not installed
+    /// outside CI.
+    fn prepare() -> Option<Alertmanager> {
+        let Some(binary) = alertmanager_binary() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but prometheus-alertmanager is not installed");
+            }
+            eprintln!("skipping: prometheus-alertmanager is not installed");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("alertmanager.yml"),
+            "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
+        )
+        .unwrap();
+        Some(Alertmanager {
+            child: None,
+            dir,
+            port: free_port(),
+            binary,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn start(&mut self, client: &reqwest::Client) {
+        let child = Command::new(&self.binary)
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("{}/-/ready", self.url())).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("Alertmanager did not become ready");
+    }
+
+    /// Active EnvironmentDrift alerts, by path.
+    async fn drift_alerts(&self, client: &reqwest::Client) -> Vec<Value> {
+        let alerts: Value = client
+            .get(format!("{}/api/v2/alerts?active=true", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut alerts: Vec<Value> = alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["labels"]["alertname"] == "EnvironmentDrift" && a["status"]["state"] == "active"
+            })
+            .cloned()
+            .collect();
+        alerts.sort_by_key(|a| a["labels"]["path"].as_str().unwrap_or("").to_string());
+        alerts
+    }
+
+    /// Waits until `count` drift alerts are active.
+    async fn wait_for(&self, client: &reqwest::Client, count: usize) -> Vec<Value> {
+        let mut alerts = Vec::new();
+        for _ in 0..100 {
+            alerts = self.drift_alerts(client).await;
+            if alerts.len() == count {
+                return alerts;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "expected {count} active drift alerts, got {}: {alerts:#?}",
+            alerts.len()
+        );
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if let Err(e) = child.kill().and_then(|()| child.wait().map(|_| ())) {
+                eprintln!("stopping Alertmanager failed: {e}");
+            }
+        }
+    }
+}
+
+const INDEX: &str = "schema/tables/main.orders/indexes/orders_customer_id_idx";
+
+#[tokio::test]
+async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart() {
+    let Some(mut am) = Alertmanager::prepare() else {
+        return;
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let sink = format!(
+        "\n[[alerts]]\nkind = \"alertmanager\"\nname = \"am\"\nurl = \"{}\"\n\
+         min_severity = \"info\"\nresend = \"1s\"\nexternal_url = \"http://driftwarden.example:9977\"\n",
+        am.url()
+    );
+    let daemon = spawn_daemon_with(|demo| {
+        let path = demo.path().join("driftwarden.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&sink);
+        std::fs::write(&path, text).unwrap();
+    })
+    .await;
+    let expected = daemon.open_findings().await.len();
+    assert_eq!(expected, 7);
+
+    // Alertmanager is down at first: pushes fail and are counted, nothing is lost.
+    let mut errors = None;
+    for _ in 0..50 {
+        errors = metric(
+            &daemon.metrics().await,
+            r#"driftwarden_notifications_errors_total{sink="am"}"#,
+        );
+        if errors.is_some_and(|e| e >= 1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(errors.is_some_and(|e| e >= 1.0), "errors: {errors:?}");
+
+    // It comes up: every open finding arrives, with routing labels and a link back.
+    am.start(&client).await;
+    let alerts = am.wait_for(&client, expected).await;
+    let index = alerts
+        .iter()
+        .find(|a| a["labels"]["path"] == INDEX)
+        .unwrap_or_else(|| panic!("no alert for the index: {alerts:#?}"));
+    let labels = &index["labels"];
+    assert_eq!(labels["pair"], "staging-vs-production");
+    assert_eq!(labels["baseline"], "production");
+    assert_eq!(labels["candidate"], "staging");
+    assert_eq!(labels["source"], "appdb");
+    assert_eq!(labels["severity"], "warning");
+    assert!(labels["rule"].is_string());
+    assert!(index["annotations"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("staging differs from production"));
+    assert!(index["generatorURL"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://driftwarden.example:9977/api/v1/findings?fingerprint="));
+    // No secret ever reaches Alertmanager.
+    let everything = serde_json::to_string(&alerts).unwrap();
+    for secret in [
+        "correct-horse-battery-staple",
+        "mail-relay-rotated-2026-11",
+        "prod-session-7f3a9c1e55d04b2a",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked to Alertmanager"
+        );
+    }
+    let starts: Vec<(Value, Value)> = alerts
+        .iter()
+        .map(|a| (a["labels"]["path"].clone(), a["startsAt"].clone()))
+        .collect();
+
+    // A restart of the daemon neither loses nor duplicates alerts; startsAt stays first seen.
+    let demo = daemon.stop().await;
+    let daemon = start(demo).await;
+    daemon.run_all().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = am.wait_for(&client, expected).await;
+    let starts_after: Vec<(Value, Value)> = after
+        .iter()
+        .map(|a| (a["labels"]["path"].clone(), a["startsAt"].clone()))
+        .collect();
+    assert_eq!(starts_after, starts);
+
+    // Fix the drift in staging: the alert resolves.
+    let run = Command::new(env!("CARGO_BIN_EXE_driftwarden"))
+        .args(["demo", "--mutate", "--dir"])
+        .arg(daemon.demo.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    daemon.run_all().await;
+    let remaining = am.wait_for(&client, expected - 1).await;
+    assert!(remaining.iter().all(|a| a["labels"]["path"] != INDEX));
+    daemon.stop().await;
+}
