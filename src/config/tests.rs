@@ -157,3 +157,36 @@ fn the_default_rules_folder_is_optional() {
         [dir.path().join("rules")]
     );
 }
+
+#[test]
+fn alert_sinks_parse_and_their_mistakes_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\nurls = [\"http://am-0:9093/\", \"http://am-1:9093\"]\nresend = \"30s\"\nmatchers = {{ team = \"db\" }}\n"
+    );
+    let file = write(dir.path(), "driftwarden.toml", &text);
+    let config = load_with_env(&file, &no_env).unwrap();
+    let sink = &config.alerts[0];
+    assert_eq!(sink.name, "alertmanager-1");
+    assert_eq!(sink.urls, ["http://am-0:9093", "http://am-1:9093"]);
+    assert_eq!(sink.resend, Duration::from_secs(30));
+    assert_eq!(sink.min_severity, crate::rules::Severity::Warning);
+    assert_eq!(sink.matchers.get("team").map(String::as_str), Some("db"));
+
+    let base_lines = GOOD.lines().count() + 1;
+    let err = error_of(&format!(
+        "{GOOD}\n[[alerts]]\nkind = \"pager\"\nurl = \"http://x\"\n"
+    ));
+    assert_eq!(err.line, Some(base_lines + 2), "{err}");
+    assert!(err.message.contains("unknown alert kind"), "{err}");
+    let err = error_of(&format!("{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\n"));
+    assert!(err.message.contains("needs `url` or `urls`"), "{err}");
+    let err = error_of(&format!(
+        "{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\nurl = \"am:9093\"\n"
+    ));
+    assert_eq!(err.line, Some(base_lines + 3), "{err}");
+    let err = error_of(&format!(
+        "{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\nurl = \"http://am\"\nmin_severity = \"urgent\"\n"
+    ));
+    assert!(err.message.contains("unknown severity"), "{err}");
+}
