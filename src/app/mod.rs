@@ -116,6 +116,9 @@ impl Daemon {
     /// the grace period, then stop the server and close the store.
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> std::io::Result<()> {
         let state = self.state.clone();
+        if let Err(error) = crate::sinks::webhook::init_cursors(&state).await {
+            warn!(error = %error, "Preparing webhook cursors failed; they start on first delivery.");
+        }
         let tracker = TaskTracker::new();
         let mut schedule = shutdown.child_token();
         scheduler::spawn_all(&state, &tracker, &schedule);
@@ -124,6 +127,7 @@ impl Daemon {
             state.clone(),
             shutdown.clone(),
         ));
+        tracker.spawn(crate::sinks::webhook::run(state.clone(), shutdown.clone()));
         // The server outlives the scheduler: it keeps answering /metrics while collections drain.
         let server_stop = CancellationToken::new();
         let server = tokio::spawn(crate::server::serve(

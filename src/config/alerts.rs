@@ -1,4 +1,4 @@
-//! `[[alerts]]`: where notifications go (Alertmanager today) and which findings they carry.
+//! `[[alerts]]`: where notifications go (Alertmanager, webhooks) and which findings they carry.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::ConfigError;
+use super::secret::Secret;
 use super::Validator;
 use crate::rules::Severity;
 
@@ -17,7 +18,11 @@ pub(super) struct RawAlert {
     kind: Spanned<String>,
     name: Option<String>,
     url: Option<Spanned<String>>,
+    url_file: Option<Spanned<String>>,
     urls: Option<Vec<Spanned<String>>>,
+    secret: Option<Spanned<String>>,
+    secret_file: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
     min_severity: Option<Spanned<String>>,
     #[serde(default)]
     matchers: BTreeMap<String, String>,
@@ -26,13 +31,38 @@ pub(super) struct RawAlert {
     external_url: Option<Spanned<String>>,
 }
 
+/// What a sink speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// Alertmanager's v2 API, state-based.
+    Alertmanager,
+    /// A JSON POST per group of new/resolved findings, from the durable outbox.
+    Webhook,
+}
+
+/// Body shape of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// driftwarden's versioned JSON (docs/alerting.md).
+    Json,
+    /// A Slack incoming-webhook message.
+    Slack,
+}
+
 /// A configured alert sink.
 #[derive(Debug, Clone)]
 pub struct AlertSink {
-    /// Name used in logs and metrics (`sink` label).
+    /// Name used in logs, metrics (`sink` label) and the outbox cursor.
     pub name: String,
-    /// Alertmanager base URLs; every one is sent to (an HA pair).
-    pub urls: Vec<String>,
+    /// Alertmanager or webhook.
+    pub kind: AlertKind,
+    /// Alertmanager base URLs (every one is sent to: an HA pair), or the one webhook URL.
+    /// Secret: chat webhook URLs are credentials.
+    pub urls: Vec<Secret>,
+    /// Webhook: key of the `X-Driftwarden-Signature` HMAC-SHA256 over the body.
+    pub secret: Option<Secret>,
+    /// Webhook: body shape.
+    pub format: WebhookFormat,
     /// Findings below this severity are not sent.
     pub min_severity: Severity,
     /// Only findings whose labels (pair, source, severity, rule, and the rule's labels) equal these.
@@ -49,32 +79,79 @@ impl Validator<'_> {
     pub(super) fn alerts(&self, raw: &[RawAlert]) -> Result<Vec<AlertSink>, ConfigError> {
         let mut sinks: Vec<AlertSink> = Vec::new();
         for (i, alert) in raw.iter().enumerate() {
-            if alert.kind.get_ref() != "alertmanager" {
-                return self.err(
-                    alert.kind.span(),
-                    format!("unknown alert kind {:?}", alert.kind.get_ref()),
-                    "use kind = \"alertmanager\"",
-                );
+            let kind = match alert.kind.get_ref().as_str() {
+                "alertmanager" => AlertKind::Alertmanager,
+                "webhook" => AlertKind::Webhook,
+                other => {
+                    return self.err(
+                        alert.kind.span(),
+                        format!("unknown alert kind {other:?}"),
+                        "use kind = \"alertmanager\" or kind = \"webhook\"",
+                    )
+                }
+            };
+            let mut written: Vec<(String, std::ops::Range<usize>)> = alert
+                .url
+                .iter()
+                .chain(alert.urls.iter().flatten())
+                .map(|u| (u.get_ref().clone(), u.span()))
+                .collect();
+            if let Some(file) = &alert.url_file {
+                written.push((self.read_secret_file(file)?, file.span()));
             }
             let mut urls = Vec::new();
-            for url in alert.url.iter().chain(alert.urls.iter().flatten()) {
-                let text = url.get_ref().trim_end_matches('/');
+            for (text, span) in written {
+                let text = text.trim_end_matches('/');
                 if !(text.starts_with("http://") || text.starts_with("https://")) {
                     return self.err(
-                        url.span(),
-                        "an Alertmanager URL must start with http:// or https://",
+                        span,
+                        "an alert URL must start with http:// or https://",
                         "e.g. url = \"http://alertmanager:9093\"",
                     );
                 }
-                urls.push(text.to_string());
+                urls.push(Secret::new(text));
             }
             if urls.is_empty() {
                 return self.err(
                     alert.kind.span(),
-                    "an alertmanager sink needs `url` or `urls`",
+                    "an alert sink needs `url`, `urls` or `url_file`",
                     "e.g. urls = [\"http://am-0:9093\", \"http://am-1:9093\"]",
                 );
             }
+            if kind == AlertKind::Webhook && urls.len() > 1 {
+                return self.err(
+                    alert.kind.span(),
+                    "a webhook sink takes one URL",
+                    "add one [[alerts]] per receiver",
+                );
+            }
+            let secret = match (&alert.secret, &alert.secret_file) {
+                (Some(_), Some(f)) => {
+                    return self.err(
+                        f.span(),
+                        "set `secret` or `secret_file`, not both",
+                        "keep one",
+                    )
+                }
+                (Some(s), None) => Some(Secret::new(s.get_ref().clone())),
+                (None, Some(f)) => Some(Secret::new(self.read_secret_file(f)?)),
+                (None, None) => None,
+            };
+            let format = match alert
+                .format
+                .as_ref()
+                .map(|f| (f.get_ref().as_str(), f.span()))
+            {
+                None | Some(("json", _)) => WebhookFormat::Json,
+                Some(("slack", _)) => WebhookFormat::Slack,
+                Some((other, span)) => {
+                    return self.err(
+                        span,
+                        format!("unknown webhook format {other:?}"),
+                        "use format = \"json\" or format = \"slack\"",
+                    )
+                }
+            };
             let min_severity = match &alert.min_severity {
                 Some(s) => match s.get_ref().parse::<Severity>() {
                     Ok(severity) => severity,
@@ -85,7 +162,7 @@ impl Validator<'_> {
             let name = alert
                 .name
                 .clone()
-                .unwrap_or_else(|| format!("alertmanager-{}", i + 1));
+                .unwrap_or_else(|| format!("{}-{}", alert.kind.get_ref(), i + 1));
             if sinks.iter().any(|s| s.name == name) {
                 return self.err(
                     alert.kind.span(),
@@ -95,7 +172,10 @@ impl Validator<'_> {
             }
             sinks.push(AlertSink {
                 name,
+                kind,
                 urls,
+                secret,
+                format,
                 min_severity,
                 matchers: alert.matchers.clone(),
                 resend: match &alert.resend {

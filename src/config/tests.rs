@@ -168,7 +168,8 @@ fn alert_sinks_parse_and_their_mistakes_are_located() {
     let config = load_with_env(&file, &no_env).unwrap();
     let sink = &config.alerts[0];
     assert_eq!(sink.name, "alertmanager-1");
-    assert_eq!(sink.urls, ["http://am-0:9093", "http://am-1:9093"]);
+    let urls: Vec<&str> = sink.urls.iter().map(Secret::expose).collect();
+    assert_eq!(urls, ["http://am-0:9093", "http://am-1:9093"]);
     assert_eq!(sink.resend, Duration::from_secs(30));
     assert_eq!(sink.min_severity, crate::rules::Severity::Warning);
     assert_eq!(sink.matchers.get("team").map(String::as_str), Some("db"));
@@ -180,7 +181,14 @@ fn alert_sinks_parse_and_their_mistakes_are_located() {
     assert_eq!(err.line, Some(base_lines + 2), "{err}");
     assert!(err.message.contains("unknown alert kind"), "{err}");
     let err = error_of(&format!("{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\n"));
-    assert!(err.message.contains("needs `url` or `urls`"), "{err}");
+    assert!(
+        err.message.contains("needs `url`, `urls` or `url_file`"),
+        "{err}"
+    );
+    let err = error_of(&format!(
+        "{GOOD}\n[[alerts]]\nkind = \"webhook\"\nurl = \"http://x\"\nformat = \"teams\"\n"
+    ));
+    assert_eq!(err.line, Some(base_lines + 4), "{err}");
     let err = error_of(&format!(
         "{GOOD}\n[[alerts]]\nkind = \"alertmanager\"\nurl = \"am:9093\"\n"
     ));

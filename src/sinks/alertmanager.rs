@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::app::state::AppState;
-use crate::config::alerts::AlertSink;
+use crate::config::alerts::{AlertKind, AlertSink};
 use crate::config::Config;
 use crate::report::text::short;
 use crate::store::{FindingFilter, FindingKind, FindingState, StoredFinding};
@@ -70,7 +70,13 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut down_sent: HashMap<String, Vec<Alert>> = HashMap::new();
     loop {
         let live = state.live();
-        let sinks = live.config.alerts.clone();
+        let sinks: Vec<AlertSink> = live
+            .config
+            .alerts
+            .iter()
+            .filter(|s| s.kind == AlertKind::Alertmanager)
+            .cloned()
+            .collect();
         for sink in &sinks {
             let previous = down_sent.remove(&sink.name).unwrap_or_default();
             let current = send_round(&state, &client, &live.config, sink, previous).await;
@@ -149,7 +155,7 @@ async fn send_round(
         return down;
     }
     for url in &sink.urls {
-        let endpoint = format!("{url}/api/v2/alerts");
+        let endpoint = format!("{}/api/v2/alerts", url.expose());
         let result = client
             .post(&endpoint)
             .json(&alerts)
@@ -163,7 +169,7 @@ async fn send_round(
                     .notifications_sent
                     .with_label_values(&[&sink.name])
                     .inc();
-                debug!(sink = %sink.name, url = %url, alerts = alerts.len(), "Alerts pushed.");
+                debug!(sink = %sink.name, url = %url.redacted(), alerts = alerts.len(), "Alerts pushed.");
             }
             Err(error) => {
                 state
@@ -172,7 +178,7 @@ async fn send_round(
                     .with_label_values(&[&sink.name])
                     .inc();
                 let error = crate::snapshot::redact::mask_for_log(&error.to_string());
-                warn!(sink = %sink.name, url = %crate::snapshot::redact::mask_for_log(url), error = %error, "Pushing alerts failed; they are re-sent next round.");
+                warn!(sink = %sink.name, url = %url.redacted(), error = %error, "Pushing alerts failed; they are re-sent next round.");
             }
         }
     }

@@ -2,3 +2,4 @@
 
 pub mod alertmanager;
 pub mod metrics;
+pub mod webhook;

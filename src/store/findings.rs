@@ -106,6 +106,7 @@ impl Store {
                 .await
                 .and_then(|row| row.try_get(0))
                 .map_err(query_error)?;
+                record_event(&mut tx, id, "opened", &seen).await?;
                 delta.opened.push(StoredFinding {
                     id,
                     kind: scope.kind,
@@ -175,11 +176,28 @@ async fn mark_resolved(
         .bind(id)
         .execute(&mut **tx)
         .await
+        .map_err(query_error)?;
+    record_event(tx, id, "resolved", at).await
+}
+
+/// Appends to the outbox in the caller's transaction: an event exists iff its change does.
+async fn record_event(
+    tx: &mut Transaction<'_, Any>,
+    finding_id: i64,
+    event: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO finding_events (finding_id, event, at) VALUES ($1, $2, $3)")
+        .bind(finding_id)
+        .bind(event)
+        .bind(at)
+        .execute(&mut **tx)
+        .await
         .map(|_| ())
         .map_err(query_error)
 }
 
-async fn select(
+pub(super) async fn select(
     conn: &mut sqlx::AnyConnection,
     filter: &FindingFilter,
 ) -> Result<Vec<StoredFinding>, StoreError> {
@@ -215,7 +233,7 @@ async fn select(
     rows.iter().map(from_row).collect()
 }
 
-fn from_row(row: &AnyRow) -> Result<StoredFinding, StoreError> {
+pub(super) fn from_row(row: &AnyRow) -> Result<StoredFinding, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(query_error);
     let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(query_error);
     let kind = match text("kind")?.as_str() {

@@ -7,6 +7,7 @@
 
 mod findings;
 mod open;
+mod outbox;
 mod snapshots;
 mod windows;
 
@@ -14,6 +15,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use outbox::FindingEvent;
 
 use crate::findings::Finding;
 use crate::rules::Severity;

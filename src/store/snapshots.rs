@@ -147,6 +147,7 @@ impl Store {
                 true,
             ),
             ("DELETE FROM deploy_windows WHERE ends_at < $1", true),
+            ("DELETE FROM finding_events WHERE at < $1", true),
         ] {
             let query = sqlx::query(sql);
             let query = if bind_cutoff {

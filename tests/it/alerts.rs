@@ -1,5 +1,6 @@
 //! The Alertmanager sink against a real Alertmanager (Debian's `prometheus-alertmanager`),
-//! started by the test on a loopback port with a temporary config and storage.
+//! started by the test on a loopback port with a temporary config and storage; the webhook sink
+//! against a real HTTP receiver started by the test.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -239,5 +240,187 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
     daemon.run_all().await;
     let remaining = am.wait_for(&client, expected - 1).await;
     assert!(remaining.iter().all(|a| a["labels"]["path"] != INDEX));
+    daemon.stop().await;
+}
+
+/// One request the test receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    status: u16,
+    delivery: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// A real HTTP receiver on a loopback port that answers 500 while told to fail.
+#[derive(Clone, Default)]
+struct Receiver {
+    log: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    fail_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    fail_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        use axum::http::HeaderMap;
+        use std::sync::atomic::Ordering;
+        let this = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let this = this.clone();
+                async move {
+                    let fail = this.fail_all.load(Ordering::SeqCst)
+                        || this
+                            .fail_next
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                    let status = if fail { 500 } else { 200 };
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    this.log.lock().unwrap().push(Received {
+                        status,
+                        delivery: header("x-driftwarden-delivery"),
+                        signature: header("x-driftwarden-signature"),
+                        body: body.to_vec(),
+                    });
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/hook")
+    }
+
+    fn delivered(&self) -> Vec<Received> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.status == 200)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until the delivered findings with `event` number `count`.
+    async fn wait_for(&self, event: &str, count: usize) -> Vec<Value> {
+        let mut findings = Vec::new();
+        for _ in 0..150 {
+            findings = self
+                .delivered()
+                .iter()
+                .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+                .filter(|b| b["event"] == event)
+                .flat_map(|b| b["findings"].as_array().unwrap().clone())
+                .collect();
+            if findings.len() >= count {
+                return findings;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {count} {event} findings delivered, got {findings:#?}");
+    }
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_grouped_and_never_lost_or_repeated_across_restarts() {
+    use std::sync::atomic::Ordering;
+    let receiver = Receiver::default();
+    // The first two attempts fail: deliveries must be retried, not dropped.
+    receiver.fail_next.store(2, Ordering::SeqCst);
+    let url = receiver.start().await;
+    let secret = "webhook-signing-secret";
+    let sink = format!(
+        "\n[[alerts]]\nkind = \"webhook\"\nname = \"hook\"\nurl = \"{url}\"\n\
+         secret = \"{secret}\"\nmin_severity = \"info\"\n"
+    );
+    let daemon = spawn_daemon_with(|demo| {
+        let path = demo.path().join("driftwarden.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&sink);
+        std::fs::write(&path, text).unwrap();
+    })
+    .await;
+    let opened = receiver.wait_for("opened", 7).await;
+    assert_eq!(opened.len(), 7, "{opened:#?}");
+    let all = receiver.log.lock().unwrap().clone();
+    assert!(
+        all.iter().filter(|r| r.status == 500).count() == 2,
+        "two failed attempts expected"
+    );
+    let delivered = receiver.delivered();
+    // One delivery per source (grouped), each signed over its exact body.
+    assert_eq!(delivered.len(), 3, "{delivered:#?}");
+    for r in &delivered {
+        assert_eq!(
+            r.signature,
+            driftwarden::sinks::webhook::signature(secret, &r.body)
+        );
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["group"]["pair"], "staging-vs-production");
+        assert_eq!(body["group"]["baseline"], "production");
+        assert_eq!(body["delivery"], r.delivery.as_str());
+        assert!(!String::from_utf8_lossy(&r.body).contains(secret));
+    }
+    let mut ids: Vec<&str> = delivered.iter().map(|r| r.delivery.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "delivery ids are unique");
+
+    // A restart sends nothing twice.
+    let demo = daemon.stop().await;
+    let daemon = start(demo).await;
+    daemon.run_all().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.delivered().len(), 3, "nothing is sent twice");
+
+    // The receiver goes down; drift is fixed meanwhile; the daemon restarts; the receiver
+    // comes back: the resolution arrives exactly once.
+    receiver.fail_all.store(true, Ordering::SeqCst);
+    let run = Command::new(env!("CARGO_BIN_EXE_driftwarden"))
+        .args(["demo", "--mutate", "--dir"])
+        .arg(daemon.demo.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    daemon.run_all().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let demo = daemon.stop().await;
+    receiver.fail_all.store(false, Ordering::SeqCst);
+    let daemon = start(demo).await;
+    let resolved = receiver.wait_for("resolved", 1).await;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["path"], INDEX);
+    assert_eq!(resolved[0]["resolution"], "no longer differs");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Besides the resolution, staging's own schema changed: one changed-since-last finding.
+    let mut after_restart: Vec<(String, String, usize)> = receiver.delivered()[3..]
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                body["event"].as_str().unwrap().to_string(),
+                body["group"]["kind"].as_str().unwrap().to_string(),
+                body["findings"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    after_restart.sort();
+    assert_eq!(
+        after_restart,
+        [
+            ("opened".to_string(), "changed-since-last".to_string(), 1),
+            ("resolved".to_string(), "pair".to_string(), 1)
+        ],
+        "each event is delivered exactly once"
+    );
     daemon.stop().await;
 }
