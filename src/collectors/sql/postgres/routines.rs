@@ -24,7 +24,11 @@ const FUNCTIONS: &str = concat!(
     user_namespace!("n"),
     "AND",
     not_extension_member!("pg_proc", "p.oid"),
-    "AND",
+    // Constructors PostgreSQL generates for range and multirange types depend on the type
+    // internally ('i'): the type's entry covers them.
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend idep",
+    " WHERE idep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND idep.objid = p.oid",
+    " AND idep.deptype = 'i') AND",
     objects_filter!("(n.nspname || '.' || p.proname)")
 );
 
