@@ -276,8 +276,8 @@ async fn collect_postgres_a_realistic_schema_gives_the_expected_leaves() {
             Node::str("SELECT"),
         ),
         (
-            format!("{orders}/privileges/PUBLIC"),
-            Node::from(vec!["SELECT"]),
+            format!("{orders}/privileges/PUBLIC/SELECT"),
+            Node::Bool(false),
         ),
         (
             "schema/tables/public.order_lines/foreign_keys/(order_id)->shop.orders(id)/on_update"
@@ -286,8 +286,8 @@ async fn collect_postgres_a_realistic_schema_gives_the_expected_leaves() {
         ),
         ("schema/tables/shop.cart/unlogged".into(), Node::Bool(true)),
         (
-            "schema/tables/shop.cart/options".into(),
-            Node::from(vec!["fillfactor=70"]),
+            "schema/tables/shop.cart/options/fillfactor".into(),
+            Node::str("70"),
         ),
         (
             "schema/tables/shop.events/partition_key".into(),
@@ -339,8 +339,8 @@ async fn collect_postgres_a_realistic_schema_gives_the_expected_leaves() {
         ),
         ("schema/schemas/shop/comment".into(), Node::str("the shop")),
         (
-            "schema/schemas/shop/privileges/PUBLIC".into(),
-            Node::from(vec!["USAGE"]),
+            "schema/schemas/shop/privileges/PUBLIC/USAGE".into(),
+            Node::Bool(false),
         ),
         ("rows/shop.customers".into(), Node::Int(2)),
         ("rows/shop.orders".into(), Node::Int(2)),
@@ -570,12 +570,12 @@ const DRIFTS: &[Drift] = &[
     drift(
         "ALTER TYPE shop.money_pair ADD ATTRIBUTE note text",
         "ALTER TYPE shop.money_pair DROP ATTRIBUTE note",
-        &[("schema/types/shop.money_pair/attributes", Changed)],
+        &[("schema/types/shop.money_pair/attributes/note", Added)],
     ),
     drift(
         "ALTER DOMAIN shop.email DROP CONSTRAINT email_has_at",
         "ALTER DOMAIN shop.email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%')",
-        &[("schema/types/shop.email/checks", Changed)],
+        &[("schema/types/shop.email/checks/email_has_at", Removed)],
     ),
     drift(
         "CREATE EXTENSION hstore",
@@ -595,7 +595,7 @@ const DRIFTS: &[Drift] = &[
     drift(
         "GRANT INSERT ON shop.orders TO PUBLIC",
         "REVOKE INSERT ON shop.orders FROM PUBLIC",
-        &[("schema/tables/shop.orders/privileges/PUBLIC", Changed)],
+        &[("schema/tables/shop.orders/privileges/PUBLIC/INSERT", Added)],
     ),
     drift(
         "REVOKE USAGE ON SCHEMA shop FROM PUBLIC",
@@ -623,7 +623,7 @@ const DRIFTS: &[Drift] = &[
     drift(
         "ALTER TABLE shop.cart SET (fillfactor = 80)",
         "ALTER TABLE shop.cart SET (fillfactor = 70)",
-        &[("schema/tables/shop.cart/options", Changed)],
+        &[("schema/tables/shop.cart/options/fillfactor", Changed)],
     ),
     drift(
         "DROP TABLE public.order_lines",
@@ -757,7 +757,7 @@ async fn collect_postgres_session_is_read_only_and_named() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    db.execute("CREATE TABLE t (id int)").await;
+    db.execute("CREATE TABLE public.t (id int)").await;
     let options = SqlOptions::default();
     let mut conn = session::connect(&Secret::new(db.url.clone()), &options)
         .await
@@ -772,7 +772,10 @@ async fn collect_postgres_session_is_read_only_and_named() {
     assert_eq!(row.get::<String, _>("ro"), "on");
     assert_eq!(row.get::<String, _>("app"), "driftwarden");
     assert_eq!(row.get::<String, _>("lock"), "5s");
-    for write in ["INSERT INTO t VALUES (1)", "CREATE TABLE u (id int)"] {
+    for write in [
+        "INSERT INTO public.t VALUES (1)",
+        "CREATE TABLE public.u (id int)",
+    ] {
         let err = sqlx::query(write).execute(&mut conn).await.unwrap_err();
         assert!(err.to_string().contains("read-only transaction"), "{err}");
     }

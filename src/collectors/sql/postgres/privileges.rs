@@ -13,21 +13,21 @@ use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
 const PRIVILEGES: &str = concat!(
-    "SELECT 'schema' AS object, n.nspname::text AS schema, ''::text AS name, g.grantee, g.privileges",
+    "SELECT 'schema' AS object, n.nspname::text AS schema, ''::text AS name, g.grantee, g.privileges, g.grantable",
     " FROM pg_catalog.pg_namespace n,",
     " LATERAL (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee,",
-    "   pg_catalog.array_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END",
-    "   ORDER BY a.privilege_type) AS privileges",
+    "   pg_catalog.array_agg(a.privilege_type ORDER BY a.privilege_type) AS privileges,",
+    "   pg_catalog.array_agg(a.is_grantable ORDER BY a.privilege_type) AS grantable",
     "   FROM pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a",
     "   GROUP BY 1) g",
     " WHERE",
     user_namespace!("n"),
     "UNION ALL",
-    " SELECT 'relation', n.nspname::text, c.relname::text, g.grantee, g.privileges",
+    " SELECT 'relation', n.nspname::text, c.relname::text, g.grantee, g.privileges, g.grantable",
     " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,",
     " LATERAL (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee,",
-    "   pg_catalog.array_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END",
-    "   ORDER BY a.privilege_type) AS privileges",
+    "   pg_catalog.array_agg(a.privilege_type ORDER BY a.privilege_type) AS privileges,",
+    "   pg_catalog.array_agg(a.is_grantable ORDER BY a.privilege_type) AS grantable",
     "   FROM pg_catalog.aclexplode(COALESCE(c.relacl, pg_catalog.acldefault(",
     "     CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))) a",
     "   GROUP BY 1) g",
@@ -35,8 +35,8 @@ const PRIVILEGES: &str = concat!(
     collected_relation!()
 );
 
-/// Reads privileges into `…/privileges/<role>` of collected schemas and relations: a sorted
-/// list such as `["INSERT", "SELECT WITH GRANT OPTION"]`.
+/// Reads privileges into `…/privileges/<role>/<PRIVILEGE>` of collected schemas and relations;
+/// the leaf says whether the role may grant it on (`WITH GRANT OPTION`).
 pub async fn read(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
     let rows = session
         .filtered(PRIVILEGES, "reading privileges (aclexplode)")
@@ -48,7 +48,12 @@ pub async fn read(session: &mut Session, schema: &mut Schema) -> Result<(), Coll
         let object: String = get(row, "object", target)?;
         let namespace: String = get(row, "schema", target)?;
         let grantee: String = get(row, "grantee", target)?;
-        let privileges: Vec<String> = get(row, "privileges", target)?;
+        let names: Vec<String> = get(row, "privileges", target)?;
+        let grantable: Vec<bool> = get(row, "grantable", target)?;
+        let mut privileges = Node::map();
+        for (name, grantable) in names.into_iter().zip(grantable) {
+            privileges.insert(name, grantable);
+        }
         if object == "schema" {
             schemas
                 .entry(namespace)

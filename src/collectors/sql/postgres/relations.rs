@@ -22,7 +22,7 @@ const RELATIONS: &str = concat!(
     "   JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace",
     "   WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,",
     " c.relispartition AS is_partition,",
-    " ARRAY(SELECT o FROM pg_catalog.unnest(c.reloptions) o ORDER BY o) AS options,",
+    " COALESCE(c.reloptions, '{}') AS options,",
     " pg_catalog.pg_get_userbyid(c.relowner)::text AS owner,",
     " d.description AS comment,",
     // -1 (never analyzed) stays unknown; a partitioned table's estimate is that of its leaves.
@@ -152,7 +152,7 @@ pub async fn read(
                 } else if !parents.is_empty() {
                     node.insert("inherits", parents);
                 }
-                node.insert("options", get::<Vec<String>>(row, "options", target)?);
+                node.insert("options", options(get(row, "options", target)?));
                 node.insert("columns", Node::map());
                 node.insert("indexes", Node::map());
                 node.insert("foreign_keys", Node::map());
@@ -239,6 +239,18 @@ pub async fn read_columns(session: &mut Session, schema: &mut Schema) -> Result<
     }
     debug!(columns = rows.len(), "Read columns.");
     Ok(())
+}
+
+/// Storage parameters (`fillfactor=70`) as a map, so a changed one is named.
+fn options(pairs: Vec<String>) -> Node {
+    let mut node = Node::map();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((key, value)) => node.insert(key, value),
+            None => node.insert(pair, Node::Null),
+        }
+    }
+    node
 }
 
 /// A definition printed by the server, with `\n` line endings, no trailing blanks and one

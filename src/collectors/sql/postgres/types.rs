@@ -28,11 +28,15 @@ const TYPES: &str = concat!(
     "   ORDER BY e.enumsortorder) AS labels,",
     " CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,",
     " t.typnotnull AS not_null, t.typdefault AS default_value,",
-    " ARRAY(SELECT k.conname || ': ' || pg_catalog.pg_get_constraintdef(k.oid, true)",
-    "   FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid ORDER BY k.conname) AS checks,",
-    " ARRAY(SELECT a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)",
-    "   FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.typrelid AND t.typrelid <> 0",
-    "   AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS attributes,",
+    " ARRAY(SELECT k.conname::text FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid",
+    "   ORDER BY k.conname) AS check_names,",
+    " ARRAY(SELECT pg_catalog.pg_get_constraintdef(k.oid, true) FROM pg_catalog.pg_constraint k",
+    "   WHERE k.contypid = t.oid ORDER BY k.conname) AS check_definitions,",
+    " ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.typrelid",
+    "   AND t.typrelid <> 0 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS attribute_names,",
+    " ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a",
+    "   WHERE a.attrelid = t.typrelid AND t.typrelid <> 0 AND a.attnum > 0 AND NOT a.attisdropped",
+    "   ORDER BY a.attnum) AS attribute_types,",
     " CASE WHEN t.typtype = 'r' THEN pg_catalog.format_type(r.rngsubtype, NULL) END AS subtype,",
     " pg_catalog.pg_get_userbyid(t.typowner)::text AS owner, d.description AS comment",
     " FROM pg_catalog.pg_type t",
@@ -106,11 +110,26 @@ pub async fn read_types(session: &mut Session, schema: &mut Schema) -> Result<()
                     "default",
                     get::<Option<String>>(row, "default_value", target)?,
                 );
-                node.insert("checks", get::<Vec<String>>(row, "checks", target)?);
+                let names: Vec<String> = get(row, "check_names", target)?;
+                let definitions: Vec<String> = get(row, "check_definitions", target)?;
+                let mut checks = Node::map();
+                for (name, definition) in names.into_iter().zip(definitions) {
+                    checks.insert(name, definition);
+                }
+                node.insert("checks", checks);
             }
             "c" => {
                 node.insert("kind", "composite");
-                node.insert("attributes", get::<Vec<String>>(row, "attributes", target)?);
+                let names: Vec<String> = get(row, "attribute_names", target)?;
+                let types: Vec<String> = get(row, "attribute_types", target)?;
+                let mut attributes = Node::map();
+                for (position, (name, type_name)) in names.into_iter().zip(types).enumerate() {
+                    let mut attribute = Node::map();
+                    attribute.insert("type", type_name);
+                    attribute.insert("position", i64::try_from(position).unwrap_or(i64::MAX));
+                    attributes.insert(name, attribute);
+                }
+                node.insert("attributes", attributes);
             }
             _ => {
                 node.insert("kind", "range");
