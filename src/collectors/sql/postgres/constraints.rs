@@ -15,7 +15,9 @@ use crate::snapshot::Node;
 /// (same referencing table as their parent constraint) are internal and left out.
 const CONSTRAINTS: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, k.conname::text AS name,",
-    " k.contype::text AS type, pg_catalog.pg_get_constraintdef(k.oid, true) AS definition,",
+    // Foreign keys are reported field by field; their definition text would be redundant.
+    " k.contype::text AS type,",
+    " CASE WHEN k.contype <> 'f' THEN pg_catalog.pg_get_constraintdef(k.oid, true) END AS definition,",
     " k.condeferrable AS deferrable, k.condeferred AS deferred, k.convalidated AS validated,",
     " ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(num, ord)",
     "   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num",
@@ -45,10 +47,17 @@ const INDEXES: &str = concat!(
     " pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,",
     " i.indisunique AS is_unique, i.indisvalid AS valid, am.amname::text AS method,",
     " pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,",
-    " ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)",
+    // Plain columns by name (quoted as the server prints them); only expressions need the
+    // costlier deparser.
+    " ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0",
+    "   THEN pg_catalog.pg_get_indexdef(i.indexrelid, k, true)",
+    "   ELSE (SELECT pg_catalog.quote_ident(a.attname) FROM pg_catalog.pg_attribute a",
+    "     WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]) END",
     "   FROM pg_catalog.generate_series(1, i.indnkeyatts) k ORDER BY k) AS columns,",
-    " ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)",
-    "   FROM pg_catalog.generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k) AS include,",
+    " ARRAY(SELECT pg_catalog.quote_ident(a.attname)",
+    "   FROM pg_catalog.generate_series(i.indnkeyatts + 1, i.indnatts) k",
+    "   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]",
+    "   ORDER BY k) AS include,",
     " CASE con.contype WHEN 'p' THEN 'pk' WHEN 'u' THEN 'u' WHEN 'x' THEN 'x' ELSE 'c' END AS origin",
     " FROM pg_catalog.pg_index i",
     " JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid",
@@ -188,7 +197,10 @@ pub async fn read_constraints(
             }
         }
         leaf.insert("type", constraint_type(&kind));
-        leaf.insert("definition", get::<String>(row, "definition", target)?);
+        leaf.insert(
+            "definition",
+            get::<Option<String>>(row, "definition", target)?,
+        );
         node.entry("constraints").insert(name, leaf);
     }
     for ((table, identity), mut keys) in foreign_keys {

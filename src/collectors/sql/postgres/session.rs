@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, Decode, Postgres, Row, Type};
-use tracing::debug;
+use tracing::{debug, trace};
 
 use crate::collectors::CollectError;
 use crate::config::{Secret, SqlOptions};
@@ -79,6 +79,9 @@ pub fn connect_options(url: &Secret, limits: Limits) -> Result<PgConnectOptions,
             millis(limits.statement),
         ),
         ("search_path", "pg_catalog".to_string()),
+        // Catalog queries over thousands of objects exceed the JIT cost threshold, and compiling
+        // them costs more than running them.
+        ("jit", "off".to_string()),
     ]))
 }
 
@@ -189,6 +192,7 @@ impl Session {
     ) -> Result<Vec<PgRow>, CollectError> {
         self.statements += 1;
         debug!(what, "Running catalog query.");
+        trace!(sql, "Catalog query text.");
         sqlx::query_with(sql, self.filter_args()?)
             .fetch_all(&mut self.conn)
             .await
