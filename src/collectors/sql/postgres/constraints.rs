@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 use tracing::debug;
 
 use super::schema::{qualified, Schema};
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
 /// Primary key, unique, check, exclusion and foreign-key constraints of collected tables.
 /// Foreign keys that PostgreSQL clones onto the partitions of a referenced partitioned table
 /// (same referencing table as their parent constraint) are internal and left out.
-const CONSTRAINTS: &str = concat!(
+pub const CONSTRAINTS: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, k.conname::text AS name,",
     // Foreign keys are reported field by field; their definition text would be redundant.
     " k.contype::text AS type,",
@@ -42,7 +44,7 @@ const CONSTRAINTS: &str = concat!(
 
 /// Indexes of collected tables and materialized views; `origin` says which constraint, if any,
 /// an index implements (as in the SQLite tree: `pk`, `u`, `x`, or `c` for CREATE INDEX).
-const INDEXES: &str = concat!(
+pub const INDEXES: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, ic.relname::text AS name,",
     " pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,",
     " i.indisunique AS is_unique, i.indisvalid AS valid, am.amname::text AS method,",
@@ -71,7 +73,7 @@ const INDEXES: &str = concat!(
 );
 
 /// User triggers (not the internal ones behind foreign keys) of collected relations.
-const TRIGGERS: &str = concat!(
+pub const TRIGGERS: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, t.tgname::text AS name,",
     " pg_catalog.pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled",
     " FROM pg_catalog.pg_trigger t",
@@ -82,7 +84,7 @@ const TRIGGERS: &str = concat!(
 );
 
 /// Row-level security policies of collected tables.
-const POLICIES: &str = concat!(
+pub const POLICIES: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, p.polname::text AS name,",
     " p.polpermissive AS permissive, p.polcmd::text AS command,",
     " ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r)::text END",
@@ -135,18 +137,14 @@ pub fn foreign_key_identity(columns: &[String], table: &str, ref_columns: &[Stri
 }
 
 /// Reads constraints and foreign keys; primary-key columns get their key position.
-pub async fn read_constraints(
-    session: &mut Session,
+pub fn apply_constraints(
+    rows: &[PgRow],
     schema: &mut Schema,
+    target: &str,
 ) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(CONSTRAINTS, "reading constraints (pg_constraint)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
     // Two foreign keys with the same mapping are numbered in name order, never by creation.
     let mut foreign_keys: BTreeMap<(String, String), Vec<(String, Node)>> = BTreeMap::new();
-    for row in &rows {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let table: String = get(row, "table_name", target)?;
         let key = qualified(&namespace, &table);
@@ -222,13 +220,12 @@ pub async fn read_constraints(
 }
 
 /// Reads indexes onto their tables and materialized views.
-pub async fn read_indexes(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(INDEXES, "reading indexes (pg_index)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply_indexes(
+    rows: &[PgRow],
+    schema: &mut Schema,
+    target: &str,
+) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let table: String = get(row, "table_name", target)?;
         let Some(node) = schema.relation_mut(&qualified(&namespace, &table)) else {
@@ -261,13 +258,12 @@ fn enabled(code: &str) -> &'static str {
 
 /// Reads triggers into `schema/triggers/<schema.table.trigger>` (trigger names are unique per
 /// table, not per schema).
-pub async fn read_triggers(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(TRIGGERS, "reading triggers (pg_trigger)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply_triggers(
+    rows: &[PgRow],
+    schema: &mut Schema,
+    target: &str,
+) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let table: String = get(row, "table_name", target)?;
         let table_key = qualified(&namespace, &table);
@@ -296,13 +292,12 @@ fn command(code: &str) -> &'static str {
 }
 
 /// Reads row-level security policies onto their tables.
-pub async fn read_policies(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(POLICIES, "reading policies (pg_policy)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply_policies(
+    rows: &[PgRow],
+    schema: &mut Schema,
+    target: &str,
+) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let table: String = get(row, "table_name", target)?;
         let Some(node) = schema.table_mut(&qualified(&namespace, &table)) else {

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use tracing::debug;
 
 use super::schema::{qualified, Schema};
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
-const PRIVILEGES: &str = concat!(
+pub const PRIVILEGES: &str = concat!(
     "SELECT 'schema' AS object, n.nspname::text AS schema, ''::text AS name, g.grantee, g.privileges, g.grantable",
     " FROM pg_catalog.pg_namespace n,",
     " LATERAL (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee,",
@@ -37,14 +39,9 @@ const PRIVILEGES: &str = concat!(
 
 /// Reads privileges into `…/privileges/<role>/<PRIVILEGE>` of collected schemas and relations;
 /// the leaf says whether the role may grant it on (`WITH GRANT OPTION`).
-pub async fn read(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(PRIVILEGES, "reading privileges (aclexplode)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
+pub fn apply(rows: &[PgRow], schema: &mut Schema, target: &str) -> Result<(), CollectError> {
     let mut schemas: BTreeMap<String, Node> = BTreeMap::new();
-    for row in &rows {
+    for row in rows {
         let object: String = get(row, "object", target)?;
         let namespace: String = get(row, "schema", target)?;
         let grantee: String = get(row, "grantee", target)?;

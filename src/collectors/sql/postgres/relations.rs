@@ -4,14 +4,16 @@
 use tracing::debug;
 
 use super::schema::{qualified, Schema};
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::sql::migrations;
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
 /// Every collected relation with what the tree needs of it. Sequences that implement an
 /// identity column are left out (the column says `identity`), and so are sequence positions.
-const RELATIONS: &str = concat!(
+pub const RELATIONS: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,",
     " c.relpersistence = 'u' AS unlogged,",
     " c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,",
@@ -56,7 +58,7 @@ const RELATIONS: &str = concat!(
 
 /// Columns of collected tables. `position` counts live columns only, so a dropped column
 /// leaves no gap that would differ from a database built without it.
-const COLUMNS: &str = concat!(
+pub const COLUMNS: &str = concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, a.attname::text AS name,",
     " pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,",
     " a.attnotnull AS not_null,",
@@ -104,17 +106,13 @@ fn relkind_name(kind: &str) -> Option<&'static str> {
 }
 
 /// Reads relations into `schema` and returns the tables, for row counts.
-pub async fn read(
-    session: &mut Session,
+pub fn apply(
+    rows: &[PgRow],
     schema: &mut Schema,
+    target: &str,
 ) -> Result<Vec<TableRef>, CollectError> {
-    let rows = session
-        .filtered(RELATIONS, "reading relations (pg_class)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
     let mut tables = Vec::new();
-    for row in &rows {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let name: String = get(row, "name", target)?;
         let kind: String = get(row, "kind", target)?;
@@ -205,13 +203,12 @@ pub async fn read(
 }
 
 /// Reads the columns of collected tables.
-pub async fn read_columns(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(COLUMNS, "reading columns (pg_attribute)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply_columns(
+    rows: &[PgRow],
+    schema: &mut Schema,
+    target: &str,
+) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let table: String = get(row, "table_name", target)?;
         let Some(node) = schema.table_mut(&qualified(&namespace, &table)) else {

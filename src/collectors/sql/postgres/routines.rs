@@ -5,12 +5,14 @@ use tracing::debug;
 
 use super::relations::normalize_definition;
 use super::schema::Schema;
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
 /// `pg_get_functiondef` refuses aggregates, so they get their signature and result only.
-const FUNCTIONS: &str = concat!(
+pub const FUNCTIONS: &str = concat!(
     "SELECT n.nspname::text AS schema, p.proname::text AS name,",
     " pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments, p.prokind::text AS kind,",
     " CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition,",
@@ -42,13 +44,8 @@ fn kind(code: &str) -> &'static str {
 }
 
 /// Reads routines into `schema/functions/<schema.name(arguments)>`.
-pub async fn read(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session
-        .filtered(FUNCTIONS, "reading functions (pg_proc)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply(rows: &[PgRow], schema: &mut Schema, target: &str) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let name: String = get(row, "name", target)?;
         let arguments: String = get(row, "arguments", target)?;

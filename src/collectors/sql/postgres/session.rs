@@ -126,6 +126,18 @@ pub fn connect_error(target: &str, err: &sqlx::Error) -> CollectError {
     CollectError::connect(target, err.to_string(), hint)
 }
 
+/// One catalog query: its text, what it reads (for messages), and whether `$1`/`$2` are the
+/// objects filter.
+#[derive(Debug, Clone, Copy)]
+pub struct Query {
+    /// The statement.
+    pub sql: &'static str,
+    /// What it reads, e.g. `reading columns (pg_attribute)`.
+    pub what: &'static str,
+    /// Whether it binds the objects filter.
+    pub filtered: bool,
+}
+
 /// A connected session that counts its statements and binds the objects filter.
 pub struct Session {
     conn: PgConnection,
@@ -153,6 +165,11 @@ impl Session {
     /// The redacted URL, for messages.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The session's server-side limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Statements sent so far.
@@ -197,6 +214,54 @@ impl Session {
             .fetch_all(&mut self.conn)
             .await
             .map_err(|err| query_error(&self.target, self.limits, what, &err))
+    }
+
+    /// All rows of a catalog query.
+    pub async fn fetch(&mut self, query: Query) -> Result<Vec<PgRow>, CollectError> {
+        if query.filtered {
+            self.filtered(query.sql, query.what).await
+        } else {
+            self.rows(query.sql, query.what).await
+        }
+    }
+
+    /// Starts the read-only REPEATABLE READ transaction the catalog is read in.
+    pub async fn begin(&mut self) -> Result<(), CollectError> {
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+
+    /// Exports the transaction's snapshot so other sessions can read the same moment; `None`
+    /// when the server refuses (the transaction is then restarted and used alone).
+    pub async fn export_snapshot(&mut self) -> Result<Option<String>, CollectError> {
+        self.statements += 1;
+        match sqlx::query_scalar::<_, String>("SELECT pg_catalog.pg_export_snapshot()")
+            .fetch_one(&mut self.conn)
+            .await
+        {
+            Ok(id) => Ok(Some(id)),
+            Err(err) => {
+                debug!(error = %err, "Cannot export the snapshot; reading on one session.");
+                self.execute("ROLLBACK").await?;
+                self.begin().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Joins a snapshot exported by [`Session::export_snapshot`] (inside [`Session::begin`]).
+    pub async fn import_snapshot(&mut self, id: &str) -> Result<(), CollectError> {
+        // The id is spliced into SQL (SET takes no parameters): accept only its own alphabet.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(CollectError::query(
+                &self.target,
+                format!("unexpected snapshot id {id:?}"),
+            ));
+        }
+        let sql = format!("SET TRANSACTION SNAPSHOT '{id}'");
+        self.dynamic(sql, "joining the catalog snapshot")
+            .await
+            .map(|_| ())
     }
 
     /// All rows of a query built at run time from trusted parts (quoted identifiers).

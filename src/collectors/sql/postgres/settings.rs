@@ -6,14 +6,16 @@
 
 use tracing::debug;
 
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::CollectError;
 use crate::glob::NameFilter;
 use crate::snapshot::Node;
 
 /// Sources of values set by a client for its own session (including ours), not by the server,
 /// the database or a role.
-const SETTINGS: &str = "SELECT name::text AS name, setting, unit FROM pg_catalog.pg_settings \
+pub const SETTINGS: &str = "SELECT name::text AS name, setting, unit FROM pg_catalog.pg_settings \
                         WHERE source NOT IN ('client', 'session', 'interactive')";
 
 /// Settings that differ between any two hosts or sessions and say nothing about drift.
@@ -82,14 +84,9 @@ fn with_unit(setting: &str, unit: Option<&str>) -> String {
 }
 
 /// Reads settings allowed by `filter` into `settings/<name>`, plus `settings/server_version`.
-pub async fn read(session: &mut Session, filter: &NameFilter) -> Result<Node, CollectError> {
-    let rows = session
-        .rows(SETTINGS, "reading settings (pg_settings)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
+pub fn apply(rows: &[PgRow], filter: &NameFilter, target: &str) -> Result<Node, CollectError> {
     let mut node = Node::map();
-    for row in &rows {
+    for row in rows {
         let name: String = get(row, "name", target)?;
         let setting: Option<String> = get(row, "setting", target)?;
         if name == "server_version_num" {

@@ -4,11 +4,13 @@
 use tracing::debug;
 
 use super::schema::{qualified, Schema};
-use super::session::{get, Session};
+use sqlx::postgres::PgRow;
+
+use super::session::get;
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
-const SCHEMAS: &str = concat!(
+pub const SCHEMAS: &str = concat!(
     "SELECT n.nspname::text AS name, pg_catalog.pg_get_userbyid(n.nspowner)::text AS owner,",
     " d.description AS comment",
     " FROM pg_catalog.pg_namespace n",
@@ -22,7 +24,7 @@ const SCHEMAS: &str = concat!(
 
 /// Enums, domains, composite types (not the row types of tables) and range types; array and
 /// multirange types follow their element type and are not listed.
-const TYPES: &str = concat!(
+pub const TYPES: &str = concat!(
     "SELECT n.nspname::text AS schema, t.typname::text AS name, t.typtype::text AS kind,",
     " ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid",
     "   ORDER BY e.enumsortorder) AS labels,",
@@ -53,24 +55,20 @@ const TYPES: &str = concat!(
     objects_filter!("(n.nspname || '.' || t.typname)")
 );
 
-const EXTENSIONS: &str = concat!(
+pub const EXTENSIONS: &str = concat!(
     "SELECT e.extname::text AS name, e.extversion AS version, n.nspname::text AS schema",
     " FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
 );
 
 /// Reads schemas into `schema/schemas/<name>`. Called after every object family, so that
 /// with an include filter only schemas holding a collected object are listed.
-pub async fn read_schemas(
-    session: &mut Session,
+pub fn apply_schemas(
+    rows: &[PgRow],
     schema: &mut Schema,
     filtered: bool,
+    target: &str,
 ) -> Result<(), CollectError> {
-    let rows = session
-        .rows(SCHEMAS, "reading schemas (pg_namespace)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+    for row in rows {
         let name: String = get(row, "name", target)?;
         if filtered && !schema.uses_schema(&name) {
             continue;
@@ -85,11 +83,8 @@ pub async fn read_schemas(
 }
 
 /// Reads types into `schema/types/<schema.name>`.
-pub async fn read_types(session: &mut Session, schema: &mut Schema) -> Result<(), CollectError> {
-    let rows = session.filtered(TYPES, "reading types (pg_type)").await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+pub fn apply_types(rows: &[PgRow], schema: &mut Schema, target: &str) -> Result<(), CollectError> {
+    for row in rows {
         let namespace: String = get(row, "schema", target)?;
         let name: String = get(row, "name", target)?;
         let kind: String = get(row, "kind", target)?;
@@ -145,16 +140,12 @@ pub async fn read_types(session: &mut Session, schema: &mut Schema) -> Result<()
 }
 
 /// Reads extensions into `schema/extensions/<name>` with their version and schema.
-pub async fn read_extensions(
-    session: &mut Session,
+pub fn apply_extensions(
+    rows: &[PgRow],
     schema: &mut Schema,
+    target: &str,
 ) -> Result<(), CollectError> {
-    let rows = session
-        .rows(EXTENSIONS, "reading extensions (pg_extension)")
-        .await?;
-    let target = session.target().to_string();
-    let target = target.as_str();
-    for row in &rows {
+    for row in rows {
         let mut node = Node::map();
         node.insert("version", get::<String>(row, "version", target)?);
         node.insert("schema", get::<String>(row, "schema", target)?);
