@@ -1054,3 +1054,33 @@ async fn collect_postgres_check_exits_2_without_findings_on_each_error() {
     assert_eq!(pair["errors"][0]["reason"], "query", "{all}");
     assert!(all.contains("statement timeout"), "{all}");
 }
+
+#[tokio::test]
+async fn collect_postgres_statement_count_is_flat_and_one_session_agrees_with_four() {
+    let Some(db) = shop().await else { return };
+    let url = Secret::new(db.url.clone());
+    let single = SqlOptions {
+        count_concurrency: 1,
+        ..no_counts()
+    };
+    let (one, one_stats) = postgres::collect_with_stats(&url, &single).await.unwrap();
+    let (four, small) = postgres::collect_with_stats(&url, &no_counts())
+        .await
+        .unwrap();
+    assert_eq!(summary(&one, &four), vec![]);
+    db.execute(
+        "DO $$ BEGIN FOR t IN 1..40 LOOP
+           EXECUTE format('CREATE TABLE public.extra%s (id int PRIMARY KEY, v text)', t);
+         END LOOP; END $$;",
+    )
+    .await;
+    let (_, large) = postgres::collect_with_stats(&url, &no_counts())
+        .await
+        .unwrap();
+    assert_eq!(small.catalog_statements, large.catalog_statements);
+    assert_eq!(large.count_statements, 0);
+    // BEGIN, export, COMMIT, 12 queries over 4 sessions (3 × BEGIN, SET SNAPSHOT, COMMIT),
+    // finding migration tables, reading the one found.
+    assert_eq!(large.catalog_statements, 3 + 12 + 9 + 2);
+    assert_eq!(one_stats.catalog_statements, 2 + 12 + 2);
+}
