@@ -192,13 +192,13 @@ fn report(steps: &[Step]) -> String {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let server = std::env::var("DRIFTWARDEN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("dw_bench_{}", std::process::id());
     if let Err(e) = run(&server, &format!("CREATE DATABASE {name}")).await {
         eprintln!("skipping: the PostgreSQL server is not usable: {e}");
-        return;
+        return std::process::ExitCode::SUCCESS;
     }
     let url = with_database(&server, &name);
     // DRIFTWARDEN_BENCH_TABLES scales the schema down for a quick trial run.
@@ -219,7 +219,7 @@ async fn main() {
         Ok(steps) => steps,
         Err(e) => {
             eprintln!("benchmark failed: {e}");
-            std::process::exit(1);
+            return std::process::ExitCode::FAILURE;
         }
     };
     let text = report(&steps);
@@ -230,4 +230,5 @@ async fn main() {
     {
         println!("written to target/bench/postgres_snapshot.txt");
     }
+    std::process::ExitCode::SUCCESS
 }
