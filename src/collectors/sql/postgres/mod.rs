@@ -3,7 +3,8 @@
 //!
 //! Everything is read from `pg_catalog` (not `information_schema`, whose rows depend on the
 //! caller's privileges) in a fixed number of whole-database queries, one per object family,
-//! inside one read-only REPEATABLE READ transaction so the families agree with each other.
+//! all in one snapshot (a read-only REPEATABLE READ transaction, exported to up to three more
+//! sessions that share the queries) so the families agree with each other.
 //! Objects are named `schema.name`, never by OID; objects created by extensions are left to
 //! the extension's entry. The tree has the same shape as the SQLite collector's.
 
@@ -37,8 +38,8 @@ use session::{Limits, Query, Session};
 /// What one collection cost, for the benchmark and the logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Statements sent on the catalog session (transaction control, catalog queries,
-    /// migration tables): flat in the number of objects.
+    /// Statements sent on the catalog sessions (transaction control, snapshot export and
+    /// import, catalog queries, migration tables): flat in the number of objects.
     pub catalog_statements: usize,
     /// `count(*)` statements of exact row counts: one per counted table.
     pub count_statements: usize,
@@ -208,7 +209,6 @@ async fn read_catalog(
         }
     }
     let (mut fetched, helper_statements) = fetch_all(session, helpers).await?;
-    session.execute("COMMIT").await?;
     // Apply in family order, whichever session fetched them.
     fetched.sort_by_key(|(family, _)| order(*family));
     let target = session.target().to_string();
@@ -293,6 +293,9 @@ async fn fetch_all(
         });
     }
     let mut fetched = fetch_lane(main, &share(0)).await?;
+    // The helpers imported the snapshot when they connected: the main transaction can end
+    // now rather than sit idle while they finish.
+    main.execute("COMMIT").await?;
     let mut statements = 0;
     while let Some(joined) = set.join_next().await {
         let (rows, count) = joined.map_err(|err| {

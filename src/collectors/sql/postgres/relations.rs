@@ -162,7 +162,6 @@ pub fn apply(
                     key: key.clone(),
                     quoted: get(row, "quoted", target)?,
                     // Estimates are whole row counts far below 2^53: the cast is exact.
-                    #[allow(clippy::cast_possible_truncation)]
                     estimate: estimate.filter(|e| *e >= 0.0).map(|e| e.round() as i64),
                 });
                 schema.tables.insert(key, node);
