@@ -158,12 +158,15 @@ pub fn apply(
                 node.insert("constraints", Node::map());
                 node.insert("policies", Node::map());
                 let estimate: Option<f64> = get(row, "estimate", target)?;
-                tables.push(TableRef {
-                    key: key.clone(),
-                    quoted: get(row, "quoted", target)?,
-                    // Estimates are whole row counts far below 2^53: the cast is exact.
-                    estimate: estimate.filter(|e| *e >= 0.0).map(|e| e.round() as i64),
-                });
+                // Counting a foreign table would query the remote server: not ours to load.
+                if kind != "f" {
+                    tables.push(TableRef {
+                        key: key.clone(),
+                        quoted: get(row, "quoted", target)?,
+                        // Estimates are whole row counts far below 2^53: the cast is exact.
+                        estimate: estimate.filter(|e| *e >= 0.0).map(|e| e.round() as i64),
+                    });
+                }
                 schema.tables.insert(key, node);
             }
             "v" | "m" => {
