@@ -154,15 +154,28 @@ async fn measure(url: &str, tables: usize) -> Result<Step, String> {
     })
 }
 
+/// Creates tables `from..to` in batches: each batch is one transaction, and a transaction
+/// creating thousands of tables runs out of lock slots.
+async fn create_tables(url: &str, from: usize, to: usize) -> Result<(), String> {
+    const BATCH: usize = 100;
+    let mut start = from;
+    while start < to {
+        let end = (start + BATCH).min(to);
+        run(url, &tables_sql(start, end)).await?;
+        start = end;
+    }
+    Ok(())
+}
+
 async fn bench(url: &str, tables: usize) -> Result<Vec<Step>, String> {
     let started = Instant::now();
     let small = (tables / 10).max(VIEWS + 1);
     run(url, "CREATE SCHEMA app").await?;
-    run(url, &tables_sql(0, small)).await?;
+    create_tables(url, 0, small).await?;
     run(url, &views_and_functions_sql()).await?;
     run(url, "ANALYZE").await?;
     let first = measure(url, small).await?;
-    run(url, &tables_sql(small, tables)).await?;
+    create_tables(url, small, tables).await?;
     run(url, "ANALYZE").await?;
     eprintln!("schema built in {:.1}s", started.elapsed().as_secs_f64());
     let second = measure(url, tables).await?;
@@ -207,13 +220,14 @@ async fn main() -> std::process::ExitCode {
         .and_then(|t| t.parse().ok())
         .unwrap_or(2_000);
     let result = bench(&url, tables).await;
-    if let Err(e) = run(
-        &server,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await
-    {
-        eprintln!("warning: could not drop {name}: {e}");
+    // A backend still rolling back a failed step can hold the database for a moment.
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    for attempt in 1..=5 {
+        match run(&server, &drop).await {
+            Ok(()) => break,
+            Err(e) if attempt == 5 => eprintln!("warning: could not drop {name}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_secs(2)).await,
+        }
     }
     let steps = match result {
         Ok(steps) => steps,
