@@ -691,3 +691,117 @@ async fn sighup_reloads_or_keeps_the_old_config_and_sigterm_exits_cleanly() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("rules/demo.toml"), "{stderr}");
 }
+
+/// Runs SQL on a server URL (fixtures for the outage test).
+async fn pg_execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("fixture SQL failed: {e}\n{sql}"));
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_postgres_server_stopped_mid_run_is_unknown_not_drift_and_recovers() {
+    use crate::helpers::db::TestDb;
+    use crate::helpers::pg_cluster::TempCluster;
+    let Some(production) = TestDb::postgres().await else {
+        return;
+    };
+    let Some(cluster) = TempCluster::start() else {
+        return;
+    };
+    let schema = "CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL);";
+    production
+        .execute(&format!(
+            "{schema} CREATE INDEX orders_customer_idx ON orders (customer_id);"
+        ))
+        .await;
+    pg_execute(&cluster.url("postgres"), "CREATE DATABASE app").await;
+    pg_execute(&cluster.url("app"), schema).await;
+    let sources = format!(
+        "\n[environments.production.sources.pgdb]\nkind = \"postgres\"\nurl = \"{}\"\n\
+         [environments.staging.sources.pgdb]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        production.url,
+        cluster.url("app")
+    );
+    let daemon = spawn_daemon_with(|demo| {
+        let path = demo.path().join("driftwarden.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&sources);
+        std::fs::write(&path, text).unwrap();
+    })
+    .await;
+    let pg_findings = |all: &[Value]| -> Vec<String> {
+        paths(all)
+            .into_iter()
+            // The private server's settings differ from the main one's (fsync, logging…):
+            // real drift, but not what this test is about.
+            .filter(|p| p.starts_with("pgdb schema/"))
+            .collect()
+    };
+    let before = daemon.open_findings().await;
+    assert_eq!(
+        pg_findings(&before),
+        ["pgdb schema/tables/public.orders/indexes/orders_customer_idx"],
+        "{:#?}",
+        paths(&before)
+    );
+
+    // The staging server goes away in the middle of the daemon's life.
+    cluster.stop();
+    let (_, body) = daemon
+        .post(
+            "/api/v1/run",
+            json!({"environment": "staging", "source": "pgdb"}),
+        )
+        .await;
+    assert_eq!(body["runs"][0]["ok"], false, "{body}");
+    assert_eq!(body["runs"][0]["error"]["reason"], "connect", "{body}");
+    let metrics = daemon.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"driftwarden_source_up{environment_name="staging",source="pgdb"}"#
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"driftwarden_pair_state{baseline="production",candidate="staging",pair="staging-vs-production",source="pgdb",state="unknown"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        paths(&daemon.open_findings().await),
+        paths(&before),
+        "an outage opens and resolves nothing"
+    );
+    let (_, resolved) = daemon
+        .get("/api/v1/findings?pair=staging-vs-production&state=resolved")
+        .await;
+    assert_eq!(resolved.as_array().unwrap().len(), 0, "{resolved}");
+
+    // It comes back: evaluation resumes where it was.
+    cluster.start_again();
+    let (_, body) = daemon
+        .post(
+            "/api/v1/run",
+            json!({"environment": "staging", "source": "pgdb"}),
+        )
+        .await;
+    assert_eq!(body["runs"][0]["ok"], true, "{body}");
+    let metrics = daemon.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"driftwarden_pair_state{baseline="production",candidate="staging",pair="staging-vs-production",source="pgdb",state="drifted"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(paths(&daemon.open_findings().await), paths(&before));
+    daemon.stop().await;
+}
