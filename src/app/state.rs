@@ -194,6 +194,12 @@ pub struct AppState {
     pub reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
     /// Wakes the alert sender when findings opened or resolved.
     pub alerts_wake: tokio::sync::Notify,
+    /// Bumped on every status or reload change: the /metrics render cache's key.
+    pub generation: std::sync::atomic::AtomicU64,
+    /// The last /metrics rendering of the registry: (generation, when, body).
+    pub metrics_cache: Mutex<Option<(u64, std::time::Instant, Arc<Vec<u8>>)>>,
+    /// Process metrics, rendered fresh on every scrape (they change all the time).
+    pub process_registry: Registry,
 }
 
 /// A reload request: the main loop answers with the outcome.
@@ -209,8 +215,9 @@ impl AppState {
     ) -> prometheus::Result<Arc<AppState>> {
         let registry = Registry::new();
         let counters = Counters::new(&registry)?;
+        let process_registry = Registry::new();
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(
+        process_registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         let permits = Arc::new(Semaphore::new(live.config.collection.concurrency));
@@ -231,6 +238,9 @@ impl AppState {
             started_at: Utc::now(),
             reloads,
             alerts_wake: tokio::sync::Notify::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            metrics_cache: Mutex::new(None),
+            process_registry,
         });
         state
             .registry
@@ -259,6 +269,14 @@ impl AppState {
 
     /// Runs `f` on the status under its lock.
     pub fn with_status<T>(&self, f: impl FnOnce(&mut Status) -> T) -> T {
+        // Any access may change what /metrics shows; the render cache keys on this.
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.read_status(f)
+    }
+
+    /// Reads the status without invalidating the /metrics render cache.
+    pub fn read_status<T>(&self, f: impl FnOnce(&mut Status) -> T) -> T {
         match self.status.lock() {
             Ok(mut guard) => f(&mut guard),
             Err(poisoned) => f(&mut poisoned.into_inner()),
@@ -276,6 +294,8 @@ impl AppState {
 
     /// Records the outcome of a reload (or of the start).
     pub fn set_reload(&self, error: Option<String>) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut reload = match self.reload.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

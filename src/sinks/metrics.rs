@@ -178,7 +178,7 @@ impl Collector for StateCollector {
             "driftwarden_changes_since_last_open",
             "Open changed-since-last findings of an environment's source.",
         );
-        state.with_status(|status| {
+        state.read_status(|status| {
             for ((env, source), s) in &status.sources {
                 let labels = [
                     ("environment_name", env.as_str()),
