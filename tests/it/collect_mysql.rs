@@ -375,8 +375,8 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
-        sql: "ALTER TABLE orders DROP FOREIGN KEY fk_orders_customer, \
-              ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) \
+        sql: "ALTER TABLE orders DROP FOREIGN KEY fk_orders_customer; \
+              ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) \
               REFERENCES customers (id) ON DELETE RESTRICT",
         expected: &[(
             "schema/tables/orders/foreign_keys/(customer_id)->customers(id)/on_delete",
@@ -527,17 +527,18 @@ async fn a_privilege_grant_is_drift_on_its_grantee() {
     let tree = collect(&b).await;
     let grantee = format!("'{}'@'%'", user.name);
     user.drop_user().await;
+    let root = Path::from_segments(["schema", "privileges", grantee.as_str()]);
     assert_eq!(
         summary(&changes(&base, &tree)),
-        vec![(format!("schema/privileges/{grantee}"), ChangeKind::Added)]
+        vec![(root.to_string(), ChangeKind::Added)]
     );
     assert_eq!(
-        at(&tree, &format!("schema/privileges/{grantee}/database")),
-        &Node::from(vec!["SELECT"])
+        tree.get(&root.child("database")),
+        Some(&Node::from(vec!["SELECT"]))
     );
     assert_eq!(
-        at(&tree, &format!("schema/privileges/{grantee}/tables/orders")),
-        &Node::from(vec!["INSERT"])
+        tree.get(&root.child("tables").child("orders")),
+        Some(&Node::from(vec!["INSERT"]))
     );
 }
 

@@ -95,7 +95,8 @@ pub async fn routines(
         let name = text_or_empty(row, "SPECIFIC_NAME", &target)?;
         let kind = text_or_empty(row, "ROUTINE_TYPE", &target)?;
         let mut text_form = String::new();
-        if let Some(mode) = text(row, "PARAMETER_MODE", &target)? {
+        // Function parameters are always IN: MariaDB says so, MySQL reports NULL.
+        if let Some(mode) = text(row, "PARAMETER_MODE", &target)?.filter(|_| kind != "FUNCTION") {
             text_form.push_str(&mode);
             text_form.push(' ');
         }
