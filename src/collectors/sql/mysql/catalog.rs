@@ -383,29 +383,26 @@ pub async fn checks(
     tables: &BTreeSet<String>,
     objects: &NameFilter,
 ) -> Result<PerTable, CollectError> {
+    let (filter, filter_binds) = match session.flavor {
+        Flavor::Mariadb => like_filter("TABLE_NAME", objects),
+        Flavor::Mysql => like_filter("t.TABLE_NAME", objects),
+    };
     let sql = match session.flavor {
-        Flavor::Mariadb if session.version >= Version(10, 2, 1) => {
-            let (filter, _) = like_filter("TABLE_NAME", objects);
-            format!(
-                "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE, 'YES' AS ENFORCED \
-                 FROM information_schema.CHECK_CONSTRAINTS \
-                 WHERE CONSTRAINT_SCHEMA = ?{filter} ORDER BY TABLE_NAME, CONSTRAINT_NAME"
-            )
-        }
-        Flavor::Mysql if session.version >= Version(8, 0, 16) => {
-            let (filter, _) = like_filter("t.TABLE_NAME", objects);
-            format!(
-                "SELECT t.TABLE_NAME, c.CONSTRAINT_NAME, c.CHECK_CLAUSE, t.ENFORCED \
-                 FROM information_schema.CHECK_CONSTRAINTS c \
-                 JOIN information_schema.TABLE_CONSTRAINTS t \
-                 ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA \
-                 AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME AND t.CONSTRAINT_TYPE = 'CHECK' \
-                 WHERE c.CONSTRAINT_SCHEMA = ?{filter} ORDER BY t.TABLE_NAME, c.CONSTRAINT_NAME"
-            )
-        }
+        Flavor::Mariadb if session.version >= Version(10, 2, 1) => format!(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE, 'YES' AS ENFORCED \
+             FROM information_schema.CHECK_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ?{filter} ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+        ),
+        Flavor::Mysql if session.version >= Version(8, 0, 16) => format!(
+            "SELECT t.TABLE_NAME, c.CONSTRAINT_NAME, c.CHECK_CLAUSE, t.ENFORCED \
+             FROM information_schema.CHECK_CONSTRAINTS c \
+             JOIN information_schema.TABLE_CONSTRAINTS t \
+             ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA \
+             AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME AND t.CONSTRAINT_TYPE = 'CHECK' \
+             WHERE c.CONSTRAINT_SCHEMA = ?{filter} ORDER BY t.TABLE_NAME, c.CONSTRAINT_NAME"
+        ),
         _ => return Ok(PerTable::new()),
     };
-    let (_, filter_binds) = like_filter("", objects);
     let mut binds = vec![session.schema.clone()];
     binds.extend(filter_binds);
     let rows = session
