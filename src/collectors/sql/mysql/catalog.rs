@@ -278,6 +278,18 @@ pub async fn columns(
     Ok(nodes)
 }
 
+/// What a hidden referential action reads as. MariaDB shows `REFERENTIAL_CONSTRAINTS` rows
+/// only to users with a privilege beyond SELECT on the table (REFERENCES will do), while
+/// `KEY_COLUMN_USAGE` shows the key itself: say so instead of dropping the key silently.
+pub const HIDDEN_ACTION: &str = "unknown: the collector's user needs the REFERENCES privilege";
+
+fn action(rule: Option<String>) -> String {
+    rule.map_or_else(
+        || HIDDEN_ACTION.to_string(),
+        |r| normalize::referential_action(&r),
+    )
+}
+
 /// Every foreign key, keyed by its mapping `(cols)->parent(cols)` as in the SQLite collector:
 /// server-generated names (`t_ibfk_1`) follow creation order, so they are not identity.
 pub async fn foreign_keys(
@@ -290,11 +302,10 @@ pub async fn foreign_keys(
         "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, \
          k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE \
          FROM information_schema.KEY_COLUMN_USAGE k \
-         JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-         ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-         AND r.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.TABLE_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = ? \
-         AND k.REFERENCED_TABLE_NAME IS NOT NULL{filter} \
+         LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+         ON r.CONSTRAINT_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+         AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
+         WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL{filter} \
          ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
     );
     let mut binds = vec![session.schema.clone(), session.schema.clone()];
@@ -337,16 +348,8 @@ pub async fn foreign_keys(
                 parent,
                 from: vec![from],
                 to: vec![to],
-                on_update: normalize::referential_action(&text_or_empty(
-                    row,
-                    "UPDATE_RULE",
-                    &target,
-                )?),
-                on_delete: normalize::referential_action(&text_or_empty(
-                    row,
-                    "DELETE_RULE",
-                    &target,
-                )?),
+                on_update: action(text(row, "UPDATE_RULE", &target)?),
+                on_delete: action(text(row, "DELETE_RULE", &target)?),
             },
         );
     }

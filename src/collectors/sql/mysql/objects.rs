@@ -26,6 +26,9 @@ async fn fetch_filtered(
         .await
 }
 
+/// What a view's definition reads as when the server hides it.
+pub const HIDDEN_VIEW: &str = "unknown: the collector's user needs the SHOW VIEW privilege";
+
 /// Views: the stored text without the database qualifier the server writes into it.
 pub async fn views(session: &mut Session, objects: &NameFilter) -> Result<Node, CollectError> {
     let rows = fetch_filtered(
@@ -45,11 +48,14 @@ pub async fn views(session: &mut Session, objects: &NameFilter) -> Result<Node, 
             continue;
         }
         let definition = text_or_empty(row, "VIEW_DEFINITION", &target)?;
+        // The server blanks the text for users without SHOW VIEW: say so, never "".
+        let definition = if definition.trim().is_empty() {
+            HIDDEN_VIEW.to_string()
+        } else {
+            normalize::definition(&normalize::unqualify(&definition, &session.schema))
+        };
         let mut leaf = Node::map();
-        leaf.insert(
-            "definition",
-            normalize::definition(&normalize::unqualify(&definition, &session.schema)),
-        );
+        leaf.insert("definition", definition);
         leaf.insert("check_option", text(row, "CHECK_OPTION", &target)?);
         leaf.insert(
             "updatable",
