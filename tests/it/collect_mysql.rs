@@ -69,11 +69,16 @@ const SHOP: &[&str] = &[
     "CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW \
         INSERT INTO audit_log (message) VALUES (CONCAT('order ', NEW.id))",
     "CREATE EVENT purge_audit ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit_log WHERE id < 0",
+    "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+        installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+        checksum BLOB NOT NULL, execution_time BIGINT NOT NULL); \
+        INSERT INTO _sqlx_migrations VALUES (20240101000000, 'create shop', DEFAULT, TRUE, \
+        X'AB12', 5)",
 ];
 
 /// The same schema in another statement order (foreign-key checks off so children can come
 /// before their parents).
-const REORDERED: &[usize] = &[11, 4, 3, 2, 1, 0, 10, 9, 8, 7, 6, 5];
+const REORDERED: &[usize] = &[12, 11, 4, 3, 2, 1, 0, 10, 9, 8, 7, 6, 5];
 
 async fn build(order: &[usize]) -> Option<TestDb> {
     let db = TestDb::mysql().await?;
@@ -239,6 +244,14 @@ async fn a_realistic_database_gives_the_expected_leaves() {
     expect("rows/customers", Node::Int(2));
     expect("rows/orders", Node::Int(0));
     expect("migrations/schema_migrations/20240102", Node::Bool(true));
+    expect(
+        "migrations/sqlx/20240101000000_create shop/checksum",
+        Node::str("ab12"),
+    );
+    expect(
+        "migrations/sqlx/20240101000000_create shop/success",
+        Node::Bool(true),
+    );
     expect("settings/flavor", Node::str("mariadb"));
     assert!(at(&tree, "settings/sql_mode").as_str().is_some());
     assert!(tree
