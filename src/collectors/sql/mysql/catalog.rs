@@ -297,21 +297,40 @@ pub async fn foreign_keys(
     tables: &BTreeSet<String>,
     objects: &NameFilter,
 ) -> Result<PerTable, CollectError> {
-    let (filter, filter_binds) = like_filter("k.TABLE_NAME", objects);
+    // Two queries joined here rather than one SQL join: MariaDB evaluates a join of two
+    // information_schema tables by re-reading the inner one per row (1.7 s vs 0.15 s on 2,000
+    // tables), and a user with SELECT alone sees KEY_COLUMN_USAGE but not the actions.
+    let (filter, filter_binds) = like_filter("TABLE_NAME", objects);
     let sql = format!(
-        "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, \
-         k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE \
-         FROM information_schema.KEY_COLUMN_USAGE k \
-         LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-         ON r.CONSTRAINT_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
-         AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL{filter} \
-         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+        "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, \
+         REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL{filter} \
+         ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
     );
-    let mut binds = vec![session.schema.clone(), session.schema.clone()];
-    binds.extend(filter_binds);
+    let mut binds = vec![session.schema.clone()];
+    binds.extend(filter_binds.iter().cloned());
     let rows = session.fetch("reading foreign keys", sql, &binds).await?;
+    let sql = format!(
+        "SELECT TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE \
+         FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?{filter}"
+    );
+    let actions_rows = session
+        .fetch("reading foreign key actions", sql, &binds)
+        .await?;
     let target = session.target.clone();
+    let mut actions: BTreeMap<(String, String), (Option<String>, Option<String>)> = BTreeMap::new();
+    for row in &actions_rows {
+        actions.insert(
+            (
+                text_or_empty(row, "TABLE_NAME", &target)?,
+                text_or_empty(row, "CONSTRAINT_NAME", &target)?,
+            ),
+            (
+                text(row, "UPDATE_RULE", &target)?,
+                text(row, "DELETE_RULE", &target)?,
+            ),
+        );
+    }
 
     struct Raw {
         parent: String,
@@ -342,14 +361,17 @@ pub async fn foreign_keys(
         } else {
             format!("{parent_schema}.{parent_table}")
         };
+        let (on_update, on_delete) = actions
+            .remove(&(table.clone(), name.clone()))
+            .unwrap_or_default();
         grouped.insert(
             (table, name),
             Raw {
                 parent,
                 from: vec![from],
                 to: vec![to],
-                on_update: action(text(row, "UPDATE_RULE", &target)?),
-                on_delete: action(text(row, "DELETE_RULE", &target)?),
+                on_update: action(on_update),
+                on_delete: action(on_delete),
             },
         );
     }
