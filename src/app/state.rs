@@ -170,6 +170,9 @@ impl Counters {
     }
 }
 
+/// A cached /metrics rendering: (state generation, when, body).
+pub type MetricsRendering = (u64, std::time::Instant, Arc<Vec<u8>>);
+
 /// Everything the daemon's tasks and handlers share.
 pub struct AppState {
     /// Where the config came from (re-read on reload).
@@ -197,7 +200,7 @@ pub struct AppState {
     /// Bumped on every status or reload change: the /metrics render cache's key.
     pub generation: std::sync::atomic::AtomicU64,
     /// The last /metrics rendering of the registry: (generation, when, body).
-    pub metrics_cache: Mutex<Option<(u64, std::time::Instant, Arc<Vec<u8>>)>>,
+    pub metrics_cache: Mutex<Option<MetricsRendering>>,
     /// Process metrics, rendered fresh on every scrape (they change all the time).
     pub process_registry: Registry,
 }

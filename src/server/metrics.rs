@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use prometheus::{Encoder, TextEncoder};
 
 use super::error::ApiError;
-use crate::app::state::AppState;
+use crate::app::state::{AppState, MetricsRendering};
 
 /// Longest time a cached rendering is served.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -31,9 +31,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResp
     Ok(([(CONTENT_TYPE, encoder.format_type().to_string())], out))
 }
 
-type Cache = Option<(u64, Instant, Arc<Vec<u8>>)>;
-
-fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Cache> {
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Option<MetricsRendering>> {
     match state.metrics_cache.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
