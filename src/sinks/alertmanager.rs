@@ -319,7 +319,8 @@ fn source_down_alerts(
     })
 }
 
-fn matches(sink: &AlertSink, labels: &BTreeMap<String, String>) -> bool {
+/// Whether `labels` satisfy every matcher of `sink`.
+pub fn matches(sink: &AlertSink, labels: &BTreeMap<String, String>) -> bool {
     sink.matchers
         .iter()
         .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))

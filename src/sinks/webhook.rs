@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use crate::app::state::AppState;
 use crate::config::alerts::{AlertKind, AlertSink, WebhookFormat};
 use crate::config::Config;
-use crate::sinks::alertmanager::finding_alert;
+use crate::sinks::alertmanager::{finding_alert, matches};
 use crate::store::{FindingEvent, FindingKind, StoreError};
 
 /// Version of the JSON body (docs/alerting.md); bumped on incompatible changes.
@@ -133,11 +133,7 @@ async fn deliver(
             .copied()
             .filter(|e| {
                 let alert = finding_alert(config, &e.finding, &base, Utc::now());
-                e.finding.finding.severity >= sink.min_severity
-                    && sink
-                        .matchers
-                        .iter()
-                        .all(|(k, v)| alert.labels.get(k).is_some_and(|l| l == v))
+                e.finding.finding.severity >= sink.min_severity && matches(sink, &alert.labels)
             })
             .collect();
         if !wanted.is_empty() {
