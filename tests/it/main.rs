@@ -8,6 +8,7 @@
 //!   failure semantics, temporal drift, reload, tokens, restarts.
 //! - `store`: the store on a real SQLite file and on the real PostgreSQL.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
+//! - `deploy`: the files under `deploy/` parse and agree with the daemon (probes, metrics, configs).
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,4 +21,5 @@ mod collect_mysql;
 mod collect_postgres;
 mod collect_sqlite;
 mod daemon;
+mod deploy;
 mod store;
