@@ -27,9 +27,7 @@ fn read(path: &Path) -> String {
 fn yaml_documents(path: &Path) -> Vec<Yaml> {
     let text = read(path);
     serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|doc| {
-            Yaml::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        })
+        .map(|doc| Yaml::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .filter(|doc| !doc.is_null())
         .collect()
 }
@@ -167,7 +165,11 @@ fn every_yaml_and_json_file_under_deploy_parses() {
     let mut parsed = 0;
     for path in &files {
         if has_extension(path, &["yml", "yaml"]) {
-            assert!(!yaml_documents(path).is_empty(), "{}: empty", path.display());
+            assert!(
+                !yaml_documents(path).is_empty(),
+                "{}: empty",
+                path.display()
+            );
             parsed += 1;
         } else if has_extension(path, &["json"]) {
             serde_json::from_str::<Json>(&read(path))
@@ -188,10 +190,16 @@ fn every_kubernetes_object_is_named_and_kustomize_lists_them() {
         for doc in yaml_documents(path) {
             let what = path.display();
             let kind = str_at(&doc, &["kind"]).unwrap_or_else(|| panic!("{what}: no kind"));
-            assert!(str_at(&doc, &["apiVersion"]).is_some(), "{what}: no apiVersion");
+            assert!(
+                str_at(&doc, &["apiVersion"]).is_some(),
+                "{what}: no apiVersion"
+            );
             if kind != "Kustomization" {
                 let name = str_at(&doc, &["metadata", "name"]);
-                assert!(name.is_some_and(|n| !n.is_empty()), "{what}: no metadata.name");
+                assert!(
+                    name.is_some_and(|n| !n.is_empty()),
+                    "{what}: no metadata.name"
+                );
             }
             kinds.insert(kind.to_string());
         }
@@ -256,7 +264,10 @@ fn deployment_probes_listens_and_is_hardened() {
         .chain(c["args"].as_sequence().unwrap())
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert!(args.windows(2).any(|w| w == ["--listen", "0.0.0.0:9977"]), "{args:?}");
+    assert!(
+        args.windows(2).any(|w| w == ["--listen", "0.0.0.0:9977"]),
+        "{args:?}"
+    );
     assert!(args.windows(2).any(|w| w[0] == "--config"), "{args:?}");
     for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         let get = &c[probe]["httpGet"];
@@ -295,7 +306,10 @@ fn deployment_probes_listens_and_is_hardened() {
         }
     }
     for var in ["PROD_DB_URL", "STAGING_DB_URL"] {
-        assert!(config.contains(&format!("${{{var}}}")), "config lacks ${{{var}}}");
+        assert!(
+            config.contains(&format!("${{{var}}}")),
+            "config lacks ${{{var}}}"
+        );
         let env = c["env"]
             .as_sequence()
             .unwrap()
@@ -355,7 +369,10 @@ fn every_alert_has_severity_annotations_a_runbook_section_and_a_promtool_test() 
         );
         for annotation in ["summary", "description", "runbook_url"] {
             let text = str_at(rule, &["annotations", annotation]);
-            assert!(text.is_some_and(|t| !t.is_empty()), "{name}: no {annotation}");
+            assert!(
+                text.is_some_and(|t| !t.is_empty()),
+                "{name}: no {annotation}"
+            );
         }
         let url = str_at(rule, &["annotations", "runbook_url"]).unwrap();
         let anchor = url
@@ -448,7 +465,11 @@ fn compose_mounts_existing_files_and_prometheus_loads_the_rules() {
 
     let prometheus = yaml("prometheus/prometheus.yml");
     let job = prometheus["scrape_configs"][0]["job_name"].as_str();
-    assert_eq!(job, Some("driftwarden"), "the absent alert expects job=driftwarden");
+    assert_eq!(
+        job,
+        Some("driftwarden"),
+        "the absent alert expects job=driftwarden"
+    );
     for file in prometheus["rule_files"].as_sequence().unwrap() {
         assert!(deploy("prometheus").join(file.as_str().unwrap()).is_file());
     }
