@@ -9,6 +9,7 @@
 //! - `store`: the store on a real SQLite file and on the real PostgreSQL.
 //! - `alerts`: the Alertmanager sink against a real Alertmanager.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
+//! - `deploy`: the files under `deploy/` parse and agree with the daemon (probes, metrics, configs).
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,4 +23,5 @@ mod collect_mysql;
 mod collect_postgres;
 mod collect_sqlite;
 mod daemon;
+mod deploy;
 mod store;
