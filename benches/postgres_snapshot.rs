@@ -204,7 +204,8 @@ fn report(steps: &[Step]) -> String {
     out
 }
 
-#[tokio::main(flavor = "current_thread")]
+// The multi-thread runtime, as the binary uses: the catalog sessions decode in parallel.
+#[tokio::main]
 async fn main() -> std::process::ExitCode {
     let server = std::env::var("DRIFTWARDEN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -222,7 +223,15 @@ async fn main() -> std::process::ExitCode {
     let result = bench(&url, tables).await;
     // A backend still rolling back a failed step can hold the database for a moment.
     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    // DRIFTWARDEN_BENCH_KEEP=1 keeps the database for profiling (drop it yourself).
+    let keep = std::env::var("DRIFTWARDEN_BENCH_KEEP").is_ok_and(|v| v == "1");
+    if keep {
+        eprintln!("kept database {name}");
+    }
     for attempt in 1..=5 {
+        if keep {
+            break;
+        }
         match run(&server, &drop).await {
             Ok(()) => break,
             Err(e) if attempt == 5 => eprintln!("warning: could not drop {name}: {e}"),

@@ -210,10 +210,16 @@ impl Session {
         self.statements += 1;
         debug!(what, "Running catalog query.");
         trace!(sql, "Catalog query text.");
-        sqlx::query_with(sql, self.filter_args()?)
+        let started = std::time::Instant::now();
+        let result = sqlx::query_with(sql, self.filter_args()?)
             .fetch_all(&mut self.conn)
-            .await
-            .map_err(|err| query_error(&self.target, self.limits, what, &err))
+            .await;
+        debug!(
+            what,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Catalog query done."
+        );
+        result.map_err(|err| query_error(&self.target, self.limits, what, &err))
     }
 
     /// All rows of a catalog query.
