@@ -719,6 +719,11 @@ async fn collect_postgres_database_settings_and_row_counts_are_drift() {
             candidate.name
         ))
         .await;
+    // The collector's own transaction sets jit and work_mem (SET LOCAL): the database's
+    // values must still be what is read.
+    candidate
+        .admin(&format!("ALTER DATABASE {} SET jit = off", candidate.name))
+        .await;
     candidate
         .execute("INSERT INTO shop.cart (id) SELECT generate_series(1, 5)")
         .await;
@@ -728,10 +733,26 @@ async fn collect_postgres_database_settings_and_row_counts_are_drift() {
         summary(&a, &b),
         vec![
             ("rows/shop.cart".to_string(), Changed),
+            ("settings/jit".to_string(), Changed),
             ("settings/work_mem".to_string(), Changed),
         ]
     );
     assert_eq!(at(&b, "settings/work_mem"), &Node::str("7168kB"));
+    // The baseline shows the server's own values, whatever this server is configured with.
+    let server: (String, String) = {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&baseline.url).await.unwrap();
+        sqlx::query_as(
+            "SELECT (SELECT setting || unit FROM pg_settings WHERE name = 'work_mem'), \
+                    (SELECT setting FROM pg_settings WHERE name = 'jit')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    assert_eq!(at(&a, "settings/work_mem"), &Node::str(server.0.as_str()));
+    assert_eq!(at(&a, "settings/jit"), &Node::str(server.1.as_str()));
+    assert_eq!(at(&b, "settings/jit"), &Node::str("off"));
     assert_eq!(at(&b, "rows/shop.cart"), &Node::Int(5));
 }
 

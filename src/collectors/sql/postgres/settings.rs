@@ -13,10 +13,13 @@ use crate::collectors::CollectError;
 use crate::glob::NameFilter;
 use crate::snapshot::Node;
 
-/// Sources of values set by a client for its own session (including ours), not by the server,
-/// the database or a role.
-pub const SETTINGS: &str = "SELECT name::text AS name, setting, unit FROM pg_catalog.pg_settings \
-                        WHERE source NOT IN ('client', 'session', 'interactive')";
+/// Values set by a client for its own session at connect time (including ours) are left out;
+/// for values our transaction changed with `SET LOCAL` (`jit`, `work_mem`), `reset_val` is the
+/// server's (or the database's, or the role's) own value, which is what drift is about.
+pub const SETTINGS: &str = "SELECT name::text AS name, \
+                        CASE WHEN source = 'session' THEN reset_val ELSE setting END AS setting, \
+                        unit FROM pg_catalog.pg_settings \
+                        WHERE source NOT IN ('client', 'interactive')";
 
 /// Settings that differ between any two hosts or sessions and say nothing about drift.
 const PER_HOST_OR_SESSION: &[&str] = &[
