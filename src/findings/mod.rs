@@ -11,6 +11,14 @@ use crate::diff::ChangeKind;
 use crate::rules::{Outcome, Severity, Verdict};
 use crate::snapshot::{Node, Path};
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 /// A difference that matters, as reported.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
@@ -39,6 +47,12 @@ pub struct Finding {
     /// The rule's routing labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The deciding rule's runbook, for alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_url: Option<String>,
+    /// False when the deciding rule says `notify = false`: reported, never sent to alert sinks.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub notify: bool,
 }
 
 /// A difference the rules allow, listed so nobody wonders where it went.
@@ -89,6 +103,8 @@ pub fn classify(pair: &str, source: &str, verdicts: Vec<Verdict>) -> (Vec<Findin
                 rule: verdict.rule,
                 note: verdict.note,
                 labels: verdict.labels,
+                runbook_url: verdict.runbook_url,
+                notify: verdict.notify,
             }),
             Outcome::Expected => expected.push(Expected {
                 source: source.to_string(),

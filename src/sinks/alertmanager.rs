@@ -139,6 +139,7 @@ async fn send_round(
     let mut alerts: Vec<Alert> = open
         .iter()
         .chain(resolved.iter())
+        .filter(|f| f.finding.notify)
         .map(|f| finding_alert(config, f, &base, now + lifetime))
         .filter(|a| matches(sink, &a.labels))
         .collect();
@@ -264,7 +265,7 @@ pub fn finding_alert(
         ("summary".to_string(), summary),
         ("description".to_string(), description),
     ]);
-    if let Some(runbook) = f.labels.get("runbook_url") {
+    if let Some(runbook) = f.runbook_url.as_ref().or(f.labels.get("runbook_url")) {
         annotations.insert("runbook_url".into(), runbook.clone());
     }
     Alert {

@@ -133,7 +133,9 @@ async fn deliver(
             .copied()
             .filter(|e| {
                 let alert = finding_alert(config, &e.finding, &base, Utc::now());
-                e.finding.finding.severity >= sink.min_severity && matches(sink, &alert.labels)
+                e.finding.finding.notify
+                    && e.finding.finding.severity >= sink.min_severity
+                    && matches(sink, &alert.labels)
             })
             .collect();
         if !wanted.is_empty() {

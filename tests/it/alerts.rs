@@ -160,10 +160,20 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str(&sink);
         std::fs::write(&path, text).unwrap();
+        // Routing rules, loaded before the demo's: feature flags are reported but never
+        // alerted on; index findings carry a runbook.
+        demo.write(
+            "rules/00-routing.toml",
+            "[[rule]]\nid = \"flags-are-fyi\"\nsource = \"app-config\"\nmatch = \"features/**\"\n\
+             expect = \"equal\"\nnotify = false\n\n[[rule]]\nid = \"index-runbook\"\n\
+             source = \"appdb\"\nmatch = \"schema/tables/*/indexes/*\"\nexpect = \"equal\"\n\
+             runbook_url = \"https://runbooks.example/indexes\"\n",
+        );
     })
     .await;
-    let expected = daemon.open_findings().await.len();
-    assert_eq!(expected, 7);
+    assert_eq!(daemon.open_findings().await.len(), 7);
+    // The feature-flag finding is open but, by its rule, not sent.
+    let expected = 6;
 
     // Alertmanager is down at first: pushes fail and are counted, nothing is lost.
     let mut errors = None;
@@ -197,6 +207,13 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
         .as_str()
         .unwrap()
         .contains("staging differs from production"));
+    assert_eq!(
+        index["annotations"]["runbook_url"],
+        "https://runbooks.example/indexes"
+    );
+    assert!(alerts
+        .iter()
+        .all(|a| a["labels"]["path"] != "features/new_checkout"));
     assert!(index["generatorURL"]
         .as_str()
         .unwrap()
@@ -422,5 +439,45 @@ async fn webhooks_are_signed_retried_grouped_and_never_lost_or_repeated_across_r
         ],
         "each event is delivered exactly once"
     );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_slack_webhook_gets_one_readable_message_per_group() {
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let sink = format!(
+        "\n[[alerts]]\nkind = \"webhook\"\nname = \"chat\"\nurl = \"{url}\"\nformat = \"slack\"\n\
+         min_severity = \"info\"\nmatchers = {{ source = \"appdb\" }}\n"
+    );
+    let daemon = spawn_daemon_with(|demo| {
+        let path = demo.path().join("driftwarden.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&sink);
+        std::fs::write(&path, text).unwrap();
+    })
+    .await;
+    for _ in 0..100 {
+        if !receiver.delivered().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let delivered = receiver.delivered();
+    // The matcher keeps only appdb: one message for its 5 findings, none for the other sources.
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
+    let body: Value = serde_json::from_slice(&delivered[0].body).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains("5 new findings"), "{text}");
+    assert!(
+        text.contains("staging-vs-production (staging vs production)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`schema/tables/main.orders/indexes/orders_customer_id_idx` removed"),
+        "{text}"
+    );
+    assert!(delivered[0].signature.is_empty(), "no secret, no signature");
     daemon.stop().await;
 }

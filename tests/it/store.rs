@@ -39,6 +39,8 @@ fn finding(path: &str, severity: Severity, candidate: i64) -> Finding {
         note: None,
         diff: None,
         labels: BTreeMap::new(),
+        runbook_url: None,
+        notify: true,
     }
 }
 
