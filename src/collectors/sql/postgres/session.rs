@@ -190,12 +190,7 @@ impl Session {
         sql: &'static str,
         what: &str,
     ) -> Result<Vec<PgRow>, CollectError> {
-        self.statements += 1;
-        debug!(what, "Running catalog query.");
-        sqlx::query(sql)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(|err| query_error(&self.target, self.limits, what, &err))
+        self.run(sqlx::query(sql), what).await
     }
 
     /// All rows of a query whose `$1`/`$2` are the objects filter's include/exclude patterns.
@@ -204,17 +199,25 @@ impl Session {
         sql: &'static str,
         what: &str,
     ) -> Result<Vec<PgRow>, CollectError> {
-        self.statements += 1;
-        debug!(what, "Running catalog query.");
         trace!(sql, "Catalog query text.");
+        let args = self.filter_args()?;
+        self.run(sqlx::query_with(sql, args), what).await
+    }
+
+    /// Runs one query: counted, timed in the debug log, errors classified.
+    async fn run(
+        &mut self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, PgArguments>,
+        what: &str,
+    ) -> Result<Vec<PgRow>, CollectError> {
+        self.statements += 1;
+        debug!(what, "Running query.");
         let started = std::time::Instant::now();
-        let result = sqlx::query_with(sql, self.filter_args()?)
-            .fetch_all(&mut self.conn)
-            .await;
+        let result = query.fetch_all(&mut self.conn).await;
         debug!(
             what,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "Catalog query done."
+            "Query done."
         );
         result.map_err(|err| query_error(&self.target, self.limits, what, &err))
     }
@@ -279,12 +282,7 @@ impl Session {
 
     /// All rows of a query built at run time from trusted parts (quoted identifiers).
     pub async fn dynamic(&mut self, sql: String, what: &str) -> Result<Vec<PgRow>, CollectError> {
-        self.statements += 1;
-        debug!(what, "Running query.");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(|err| query_error(&self.target, self.limits, what, &err))
+        self.run(sqlx::query(sqlx::AssertSqlSafe(sql)), what).await
     }
 
     /// All rows of a query with one text-array parameter.
@@ -294,13 +292,7 @@ impl Session {
         names: Vec<String>,
         what: &str,
     ) -> Result<Vec<PgRow>, CollectError> {
-        self.statements += 1;
-        debug!(what, "Running catalog query.");
-        sqlx::query(sql)
-            .bind(names)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(|err| query_error(&self.target, self.limits, what, &err))
+        self.run(sqlx::query(sql).bind(names), what).await
     }
 
     fn filter_args(&self) -> Result<PgArguments, CollectError> {
