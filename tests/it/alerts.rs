@@ -112,6 +112,40 @@ impl Alertmanager {
         alerts
     }
 
+    /// Waits until exactly `count` active alerts are named `alertname`.
+    async fn wait_for_alertname(
+        &self,
+        client: &reqwest::Client,
+        alertname: &str,
+        count: usize,
+    ) -> Vec<Value> {
+        let mut alerts = Vec::new();
+        for _ in 0..100 {
+            let all: Value = client
+                .get(format!("{}/api/v2/alerts?active=true", self.url()))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            alerts = all
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| {
+                    a["labels"]["alertname"] == alertname && a["status"]["state"] == "active"
+                })
+                .cloned()
+                .collect();
+            if alerts.len() == count {
+                return alerts;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("expected {count} active {alertname} alerts: {alerts:#?}");
+    }
+
     /// Waits until `count` drift alerts are active.
     async fn wait_for(&self, client: &reqwest::Client, count: usize) -> Vec<Value> {
         let mut alerts = Vec::new();
@@ -152,7 +186,8 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
         .unwrap();
     let sink = format!(
         "\n[[alerts]]\nkind = \"alertmanager\"\nname = \"am\"\nurl = \"{}\"\n\
-         min_severity = \"info\"\nresend = \"1s\"\nexternal_url = \"http://driftwarden.example:9977\"\n",
+         min_severity = \"info\"\nresend = \"1s\"\nsource_down_after = \"1s\"\n\
+         external_url = \"http://driftwarden.example:9977\"\n",
         am.url()
     );
     let daemon = spawn_daemon_with(|demo| {
@@ -257,6 +292,34 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
     daemon.run_all().await;
     let remaining = am.wait_for(&client, expected - 1).await;
     assert!(remaining.iter().all(|a| a["labels"]["path"] != INDEX));
+
+    // A source that stays down past `source_down_after` raises DriftSourceDown; it resolves
+    // when the source is back, and the drift alerts stay as they were meanwhile.
+    let db = daemon.demo.path().join("data/staging.db");
+    let hidden = daemon.demo.path().join("data/staging.db.hidden");
+    std::fs::rename(&db, &hidden).unwrap();
+    let run_staging = || async {
+        daemon
+            .post(
+                "/api/v1/run",
+                serde_json::json!({"environment": "staging", "source": "appdb"}),
+            )
+            .await
+    };
+    run_staging().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    run_staging().await;
+    let down = am.wait_for_alertname(&client, "DriftSourceDown", 1).await;
+    assert_eq!(down[0]["labels"]["environment_name"], "staging");
+    assert_eq!(down[0]["labels"]["source"], "appdb");
+    assert!(down[0]["annotations"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
+    assert_eq!(am.drift_alerts(&client).await.len(), expected - 1);
+    std::fs::rename(&hidden, &db).unwrap();
+    run_staging().await;
+    am.wait_for_alertname(&client, "DriftSourceDown", 0).await;
     daemon.stop().await;
 }
 
