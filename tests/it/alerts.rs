@@ -184,11 +184,15 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
+    // The second member of an HA pair is up from the start; every push goes to both.
+    let mut peer = Alertmanager::prepare().unwrap();
+    peer.start(&client).await;
     let sink = format!(
-        "\n[[alerts]]\nkind = \"alertmanager\"\nname = \"am\"\nurl = \"{}\"\n\
+        "\n[[alerts]]\nkind = \"alertmanager\"\nname = \"am\"\nurls = [\"{}\", \"{}\"]\n\
          min_severity = \"info\"\nresend = \"1s\"\nsource_down_after = \"1s\"\n\
          external_url = \"http://driftwarden.example:9977\"\n",
-        am.url()
+        am.url(),
+        peer.url()
     );
     let daemon = spawn_daemon_with(|demo| {
         let path = demo.path().join("driftwarden.toml");
@@ -265,6 +269,11 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
             "{secret} leaked to Alertmanager"
         );
     }
+    assert_eq!(
+        peer.wait_for(&client, expected).await.len(),
+        expected,
+        "the HA peer receives the same alerts"
+    );
     let starts: Vec<(Value, Value)> = alerts
         .iter()
         .map(|a| (a["labels"]["path"].clone(), a["startsAt"].clone()))
