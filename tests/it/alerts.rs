@@ -195,10 +195,7 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
         peer.url()
     );
     let daemon = spawn_daemon_with(|demo| {
-        let path = demo.path().join("driftwarden.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&sink);
-        std::fs::write(&path, text).unwrap();
+        demo.append("driftwarden.toml", &sink);
         // Routing rules, loaded before the demo's: feature flags are reported but never
         // alerted on; index findings carry a runbook.
         demo.write(
@@ -431,10 +428,7 @@ async fn webhooks_are_signed_retried_grouped_and_never_lost_or_repeated_across_r
          secret = \"{secret}\"\nmin_severity = \"info\"\n"
     );
     let daemon = spawn_daemon_with(|demo| {
-        let path = demo.path().join("driftwarden.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&sink);
-        std::fs::write(&path, text).unwrap();
+        demo.append("driftwarden.toml", &sink);
     })
     .await;
     let opened = receiver.wait_for("opened", 7).await;
@@ -523,10 +517,7 @@ async fn a_slack_webhook_gets_one_readable_message_per_group() {
          min_severity = \"info\"\nmatchers = {{ source = \"appdb\" }}\n"
     );
     let daemon = spawn_daemon_with(|demo| {
-        let path = demo.path().join("driftwarden.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&sink);
-        std::fs::write(&path, text).unwrap();
+        demo.append("driftwarden.toml", &sink);
     })
     .await;
     for _ in 0..100 {

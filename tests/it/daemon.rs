@@ -728,10 +728,7 @@ async fn a_postgres_server_stopped_mid_run_is_unknown_not_drift_and_recovers() {
         cluster.url("app")
     );
     let daemon = spawn_daemon_with(|demo| {
-        let path = demo.path().join("driftwarden.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&sources);
-        std::fs::write(&path, text).unwrap();
+        demo.append("driftwarden.toml", &sources);
     })
     .await;
     let pg_findings = |all: &[Value]| -> Vec<String> {

@@ -14,8 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Connection, Decode, Row, Sqlite, Type};
 use tracing::debug;
 
-use super::migrations;
 use super::sqlite_ddl::{self, TableDdl};
+use super::{migrations, normalize_definition};
 use crate::collectors::CollectError;
 use crate::config::{RowCountMode, SqlOptions};
 use crate::snapshot::{Node, Tree};
@@ -118,21 +118,6 @@ where
 /// The schema-qualified key of an object: `main.<name>`.
 fn qualified(name: &str) -> String {
     format!("main.{name}")
-}
-
-/// A stored definition with `\n` line endings, no trailing whitespace per line and one final
-/// newline, so multi-line bodies diff line by line.
-fn normalize_definition(sql: &str) -> String {
-    let unified = sql.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out = unified
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let trimmed = out.trim_end_matches('\n').len();
-    out.truncate(trimmed);
-    out.push('\n');
-    out
 }
 
 /// A row of `sqlite_schema`.

@@ -93,6 +93,14 @@ impl Demo {
         std::fs::write(&path, text.replace(from, to)).unwrap();
     }
 
+    /// Appends `text` to a demo file (extra sources, alert sinks).
+    pub fn append(&self, file: &str, text: &str) {
+        let path = self.path().join(file);
+        let mut current = std::fs::read_to_string(&path).unwrap();
+        current.push_str(text);
+        std::fs::write(&path, current).unwrap();
+    }
+
     /// Writes a demo file.
     pub fn write(&self, file: &str, text: &str) {
         let path = self.path().join(file);

@@ -7,7 +7,7 @@ use super::schema::{qualified, Schema};
 use sqlx::postgres::PgRow;
 
 use super::session::get;
-use crate::collectors::sql::migrations;
+use crate::collectors::sql::{migrations, normalize_definition};
 use crate::collectors::CollectError;
 use crate::snapshot::Node;
 
@@ -253,21 +253,6 @@ fn options(pairs: Vec<String>) -> Node {
         }
     }
     node
-}
-
-/// A definition printed by the server, with `\n` line endings, no trailing blanks and one
-/// final newline, so bodies diff line by line.
-pub fn normalize_definition(sql: &str) -> String {
-    let unified = sql.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out = unified
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let trimmed = out.trim_end_matches('\n').len();
-    out.truncate(trimmed);
-    out.push('\n');
-    out
 }
 
 #[cfg(test)]

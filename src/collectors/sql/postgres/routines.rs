@@ -3,8 +3,8 @@
 
 use tracing::debug;
 
-use super::relations::normalize_definition;
 use super::schema::Schema;
+use crate::collectors::sql::normalize_definition;
 use sqlx::postgres::PgRow;
 
 use super::session::get;
