@@ -24,6 +24,7 @@ pub mod rules;
 pub mod scheduler;
 pub mod server;
 pub mod shutdown;
+pub mod signoff;
 pub mod sinks;
 pub mod snapshot;
 pub mod store;

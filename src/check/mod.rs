@@ -3,6 +3,7 @@
 //! Shared by `driftwarden check`, `rules baseline` and the demo.
 
 pub mod collect;
+pub mod stored;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -75,12 +76,33 @@ pub async fn run(
     progress: Arc<dyn Progress>,
     today: NaiveDate,
 ) -> CheckReport {
+    let results = collect(config, redactor, pairs, progress).await;
+    compare(config, rules, pairs, &results, today)
+}
+
+/// Collects every source the pairs compare.
+pub async fn collect(
+    config: &Config,
+    redactor: Arc<Redactor>,
+    pairs: &[&Pair],
+    progress: Arc<dyn Progress>,
+) -> BTreeMap<SourceKey, Result<Snapshot, CollectError>> {
     let wanted = sources_of(config, pairs);
-    let results = collect::collect_all(config, &wanted, redactor, progress).await;
+    collect::collect_all(config, &wanted, redactor, progress).await
+}
+
+/// Compares the pairs from already-collected (or stored) snapshots.
+pub fn compare(
+    config: &Config,
+    rules: &RuleSet,
+    pairs: &[&Pair],
+    results: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
+    today: NaiveDate,
+) -> CheckReport {
     CheckReport {
         pairs: pairs
             .iter()
-            .map(|pair| compare_pair(config, rules, pair, &results, today))
+            .map(|pair| compare_pair(config, rules, pair, results, today))
             .collect(),
     }
 }

@@ -53,7 +53,8 @@ pub async fn run(args: CheckArgs, quiet: bool) -> Result<u8> {
         "never" => false,
         _ => args.output.is_none() && console::colors_enabled(),
     };
-    let text = report::render(&report, args.format, args.fail_on, color);
+    let context = report::Context::new(args.fail_on);
+    let text = report::render(&report, args.format, &context, color);
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,

@@ -124,7 +124,12 @@ pub async fn run(args: DemoArgs, quiet: bool) -> Result<u8> {
     let pairs = check::select_pairs(&loaded.config, None)?;
     let report = check_once(&loaded, &pairs, quiet).await;
     let color = console::colors_enabled();
-    let mut text = report::render(&report, Format::Text, Severity::Warning, color);
+    let mut text = report::render(
+        &report,
+        Format::Text,
+        &report::Context::new(Severity::Warning),
+        color,
+    );
     let config = config_path.display();
     text.push_str(&format!(
         "\nThis was the bundled demo, built in {}. Try next:\n  \

@@ -5,8 +5,10 @@ mod demo;
 mod diff;
 mod explain;
 mod progress;
+mod report;
 mod rules;
 mod run;
+mod signoff;
 mod snapshot;
 
 use std::io::Write;
@@ -71,6 +73,10 @@ pub enum Command {
     /// Check rule files, or write ignore rules for today's findings.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Write a release sign-off report (HTML, Markdown, JUnit or JSON) for a pair.
+    Report(report::ReportArgs),
+    /// Record that a pair's current snapshots may ship (refused while findings are open).
+    Signoff(signoff::SignoffArgs),
     /// Run the daemon: scheduled snapshots, findings in the store, /metrics and the JSON API.
     Run(run::RunArgs),
     /// Build the bundled demo (SQLite staging and production with planted drift) and check it.
@@ -99,6 +105,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Diff(args) => diff::run(args, quiet).await,
         Command::Explain(args) => explain::run(args),
         Command::Rules(command) => rules::run(command, quiet).await,
+        Command::Report(args) => report::run(args, quiet).await,
+        Command::Signoff(args) => signoff::run(args, quiet).await,
         Command::Run(args) => run::run(args).await,
         Command::Demo(args) => demo::run(args, quiet).await,
     }

@@ -1,4 +1,4 @@
-//! ⑥ The result of a check and its renderings (text, JSON, JUnit, Markdown).
+//! ⑥ The result of a check and its renderings (text, JSON, JUnit, Markdown, HTML).
 //!
 //! Renderers consume this model only; they know nothing of collectors.
 
@@ -11,6 +11,7 @@ macro_rules! emit {
     }};
 }
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -19,8 +20,11 @@ pub mod text;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::findings::{Expected, Finding};
 use crate::rules::{ExpiredRule, Severity};
+use crate::signoff::{Signoff, SinceSignoff};
 
 /// Everything one check found, pair by pair.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +77,51 @@ impl PairStatus {
             PairStatus::Clean => "clean",
             PairStatus::Drift => "drift",
             PairStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The answer a release report leads with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every source compared; nothing at or above the threshold.
+    Ready,
+    /// Findings at or above the threshold.
+    Drift,
+    /// Some source could not be collected: nobody can say.
+    Unknown,
+}
+
+impl Verdict {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ready => "ready",
+            Verdict::Drift => "drift",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a rendering needs besides the report: the threshold, when, and the sign-offs in force.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// When the report was made.
+    pub generated_at: DateTime<Utc>,
+    /// Findings at or above this block a release.
+    pub fail_on: Severity,
+    /// Per pair: the sign-off in force and what changed since.
+    pub signoffs: BTreeMap<String, (Signoff, Vec<SinceSignoff>)>,
+}
+
+impl Context {
+    /// A context without sign-offs.
+    pub fn new(fail_on: Severity) -> Self {
+        Context {
+            generated_at: Utc::now(),
+            fail_on,
+            signoffs: BTreeMap::new(),
         }
     }
 }
@@ -144,6 +193,22 @@ impl CheckReport {
 }
 
 impl PairReport {
+    /// Ready, drift or unknown against `fail_on`.
+    pub fn verdict(&self, fail_on: Severity) -> Verdict {
+        if self.status == PairStatus::Unknown {
+            Verdict::Unknown
+        } else if self.findings.iter().any(|f| f.severity >= fail_on) {
+            Verdict::Drift
+        } else {
+            Verdict::Ready
+        }
+    }
+
+    /// Findings of one severity, in report order.
+    pub fn findings_at(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.severity == severity)
+    }
+
     /// Expected differences grouped by the rule that allowed them, in order of first appearance.
     pub fn expected_groups(&self) -> Vec<(&str, Vec<&Expected>)> {
         let mut groups: Vec<(&str, Vec<&Expected>)> = Vec::new();
@@ -177,14 +242,22 @@ pub enum Format {
     Junit,
     /// Markdown for a pull-request comment.
     Markdown,
+    /// One self-contained HTML page (inline CSS, no requests), printable.
+    Html,
 }
 
 /// Renders `report` in `format`; `color` applies to text only.
-pub fn render(report: &CheckReport, format: Format, fail_on: Severity, color: bool) -> String {
+pub fn render(report: &CheckReport, format: Format, context: &Context, color: bool) -> String {
     match format {
-        Format::Text => text::render(report, fail_on, color),
-        Format::Json => json::render(report),
+        Format::Text => text::render(report, context.fail_on, color),
+        Format::Json => json::render(report, context),
         Format::Junit => junit::render(report),
-        Format::Markdown => markdown::render(report),
+        Format::Markdown => markdown::render(report, context),
+        Format::Html => html::render(report, context),
     }
+}
+
+/// The first 12 characters of a content hash, as shown to people.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }

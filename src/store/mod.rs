@@ -8,6 +8,7 @@
 mod findings;
 mod open;
 mod outbox;
+mod signoffs;
 mod snapshots;
 mod windows;
 

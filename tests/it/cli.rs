@@ -202,7 +202,7 @@ fn every_format_renders_the_drift() {
     let markdown = demo.run(&["check", "--config", &config, "--format", "markdown"]);
     assert!(markdown
         .stdout
-        .contains("## staging-vs-production (production → staging): ⚠️ drift"));
+        .contains("## staging-vs-production (production → staging): ⚠️ DRIFT"));
     assert!(markdown.stdout.contains("```diff"));
 }
 
