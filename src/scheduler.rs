@@ -227,6 +227,8 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
             compare::compare_pair(state, pair, &key.1).await;
         }
     }
+    // Sign-offs recorded by the CLI land in the store directly; pick them up with each run.
+    crate::app::view::refresh_signoffs(state).await;
     outcome.ok = true;
     outcome.snapshot_id = Some(saved.meta.id);
     outcome.changed = Some(saved.is_new);

@@ -2,6 +2,7 @@
 //! mini-redis's injectable shutdown): scheduler, comparisons, store, HTTP server.
 
 pub mod state;
+pub mod view;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,7 @@ impl Daemon {
         let (tx, reloads) = mpsc::channel(4);
         let state = AppState::new(PathBuf::from(config_path), store, live, tx)?;
         scheduler::load_latest(&state).await;
+        view::refresh_signoffs(&state).await;
         Ok(Daemon {
             state,
             listener,

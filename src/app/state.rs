@@ -98,6 +98,8 @@ pub struct Status {
     pub temporal: BTreeMap<SourceKey, TemporalCounts>,
     /// Latest good snapshot per source (kept when later collections fail).
     pub latest: HashMap<SourceKey, Arc<Snapshot>>,
+    /// The sign-off in force per pair.
+    pub signoffs: BTreeMap<String, crate::signoff::Signoff>,
 }
 
 /// Outcome of the last reload.

@@ -746,11 +746,12 @@ impl Validator<'_> {
             }
             (Some(u), None) => u.get_ref().clone(),
             (None, Some(f)) => self.read_secret_file(f)?,
+            // state_dir is resolved already: resolving it again would nest it twice.
             (None, None) => format!("sqlite://{}", state_dir.join("store.db").display()),
         };
         // A relative SQLite store path is relative to the config file, like every other path.
         let url = match url.strip_prefix("sqlite://") {
-            Some(path) if !Path::new(path).is_absolute() => {
+            Some(path) if raw.url.is_some() || raw.url_file.is_some() => {
                 format!("sqlite://{}", self.resolve(path).display())
             }
             _ => url,

@@ -198,3 +198,20 @@ fn alert_sinks_parse_and_their_mistakes_are_located() {
     ));
     assert!(err.message.contains("unknown severity"), "{err}");
 }
+
+#[test]
+fn default_store_sits_in_the_state_dir_when_the_config_path_is_relative() {
+    // Regression: a relative config path used to nest the default store twice
+    // (`dir/dir/.driftwarden/store.db`), so the CLI and the daemon used different stores.
+    let cwd = std::env::current_dir().unwrap();
+    let dir = tempfile::tempdir_in(cwd.join("target")).unwrap();
+    let file = write(dir.path(), "driftwarden.toml", GOOD);
+    let relative = file.strip_prefix(&cwd).unwrap();
+    let config = load_with_env(relative, &no_env).unwrap();
+    let expected = relative.parent().unwrap().join(".driftwarden");
+    assert_eq!(config.state_dir, expected);
+    assert_eq!(
+        config.store.url.expose(),
+        format!("sqlite://{}", expected.join("store.db").display())
+    );
+}

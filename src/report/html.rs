@@ -163,7 +163,7 @@ fn snapshot_cell(info: &Option<SnapshotInfo>) -> Markup {
         @match info {
             Some(info) => {
                 (when(info.taken_at)) br;
-                span.dim.mono { (short_hash(&info.hash)) } span.dim { " · " (info.leaves) " leaves" }
+                (short_hash_markup(&info.hash)) span.dim { " · " (info.leaves) " leaves" }
             }
             None => span.down { "not collected" },
         }
@@ -302,6 +302,11 @@ fn expected_table(pair: &PairReport) -> Markup {
             }
         }
     }
+}
+
+/// A content hash shortened, in monospace.
+pub fn short_hash_markup(hash: &str) -> Markup {
+    html! { span.dim.mono title=(hash) { (short_hash(hash)) } }
 }
 
 /// Time as people read it in a report, to the second, UTC.

@@ -16,6 +16,8 @@ pub enum ApiError {
     Unauthorized,
     /// 404 with what was not found.
     NotFound(String),
+    /// 409: the request is valid but refused in the current state (a blocked sign-off).
+    Conflict(String, serde_json::Value),
     /// 500: logged, answered without detail.
     Internal(String),
 }
@@ -29,6 +31,13 @@ impl IntoResponse for ApiError {
                 "a valid bearer token is required".to_string(),
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Conflict(m, detail) => {
+                return (
+                    StatusCode::CONFLICT,
+                    Json(json!({ "error": m, "detail": detail })),
+                )
+                    .into_response()
+            }
             ApiError::Internal(cause) => {
                 error!(error = %cause, "API request failed.");
                 (

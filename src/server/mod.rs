@@ -1,9 +1,11 @@
 //! EDGE: HTTP transport (axum). Binds 127.0.0.1 unless configured otherwise; tests use port 0.
 
 pub mod api;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod signoff;
 
 use std::sync::Arc;
 
@@ -23,6 +25,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/environments", get(api::environments))
         .route("/api/v1/sources", get(api::sources))
         .route("/api/v1/pairs", get(api::pairs))
+        .route("/api/v1/pairs/{pair}/signoff", post(signoff::create))
+        .route("/api/v1/pairs/{pair}/signoffs", get(signoff::list))
         .route("/api/v1/snapshots", get(api::snapshots))
         .route("/api/v1/snapshots/{id}", get(api::snapshot))
         .route("/api/v1/findings", get(api::findings))
@@ -31,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/reload", post(api::reload))
         .route("/api/v1/acknowledge", post(api::acknowledge))
         .route("/api/v1/deploys", post(api::deploys))
+        .merge(dashboard::routes())
         .with_state(state)
 }
 

@@ -178,7 +178,24 @@ impl Collector for StateCollector {
             "driftwarden_changes_since_last_open",
             "Open changed-since-last findings of an environment's source.",
         );
+        let mut signed = Family::new(
+            "driftwarden_signoff_timestamp_seconds",
+            "When the sign-off in force for a pair was recorded.",
+        );
+        let mut since = Family::new(
+            "driftwarden_signoff_changed_sources",
+            "Snapshots of a pair (environment × source) whose content changed since its sign-off.",
+        );
         state.read_status(|status| {
+            for pair in &live.config.pairs {
+                let Some((signoff, changed)) =
+                    crate::app::view::signoff_changes(status, &live.config, pair)
+                else {
+                    continue;
+                };
+                signed.add(&[("pair", &pair.name)], seconds(signoff.at));
+                since.add(&[("pair", &pair.name)], changed as f64);
+            }
             for ((env, source), s) in &status.sources {
                 let labels = [
                     ("environment_name", env.as_str()),
@@ -267,7 +284,7 @@ impl Collector for StateCollector {
         });
         families.extend([
             up, duration, success, changed, leaves, objects, migrations, pair_state, compared,
-            open, suppressed, temporal,
+            open, suppressed, temporal, signed, since,
         ]);
         families.into_iter().filter_map(Family::finish).collect()
     }
