@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use tracing::warn;
 
 use super::check::parse_severity;
 use super::{load, print, progress, today, ConfigArg};
@@ -37,6 +38,24 @@ pub struct ReportArgs {
     fail_on: Severity,
 }
 
+/// The store, when one exists already: a fresh report shows the sign-off in force without
+/// creating a store that nobody asked for.
+async fn existing_store(config: &crate::config::Config) -> Option<Store> {
+    let url = config.store.url.expose();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).exists() {
+            return None;
+        }
+    }
+    match Store::open(url).await {
+        Ok(store) => Some(store),
+        Err(error) => {
+            warn!(error = %error, "The store could not be opened; the report shows no sign-off.");
+            None
+        }
+    }
+}
+
 /// Runs `report`.
 pub async fn run(args: ReportArgs, quiet: bool) -> Result<u8> {
     let loaded = load(&args.config.config)?;
@@ -48,28 +67,42 @@ pub async fn run(args: ReportArgs, quiet: bool) -> Result<u8> {
         );
     }
     let mut context = Context::new(args.fail_on);
-    let report = if args.from_store {
-        let store = Store::open(loaded.config.store.url.expose()).await?;
-        let (results, _) = check::stored::load_latest(&store, &loaded.config, &pairs).await?;
-        let report = check::compare(&loaded.config, &loaded.rules, &pairs, &results, today());
+    let store = if args.from_store {
+        Some(Store::open(loaded.config.store.url.expose()).await?)
+    } else {
+        existing_store(&loaded.config).await
+    };
+    let report = match (&store, args.from_store) {
+        (Some(store), true) => {
+            let (results, _) = check::stored::load_latest(store, &loaded.config, &pairs).await?;
+            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today())
+        }
+        _ => {
+            let results = check::collect(
+                &loaded.config,
+                loaded.redactor.clone(),
+                &pairs,
+                progress::for_terminal(quiet),
+            )
+            .await;
+            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today())
+        }
+    };
+    if let Some(store) = &store {
         for pair in &report.pairs {
-            if let Some(last) = store.latest_signoff(&pair.name).await? {
-                let since = signoff::changes_since(&last, &signoff::current_hashes(pair));
-                context.signoffs.insert(pair.name.clone(), (last, since));
+            match store.latest_signoff(&pair.name).await {
+                Ok(Some(last)) => {
+                    let since = signoff::changes_since(&last, &signoff::current_hashes(pair));
+                    context.signoffs.insert(pair.name.clone(), (last, since));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    warn!(error = %error, "Reading the sign-off failed; the report shows none.")
+                }
             }
         }
         store.close().await;
-        report
-    } else {
-        let results = check::collect(
-            &loaded.config,
-            loaded.redactor.clone(),
-            &pairs,
-            progress::for_terminal(quiet),
-        )
-        .await;
-        check::compare(&loaded.config, &loaded.rules, &pairs, &results, today())
-    };
+    }
     let text = report::render(&report, args.format, &context, false);
     match &args.output {
         Some(path) => {

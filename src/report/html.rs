@@ -15,8 +15,13 @@ use crate::snapshot::Node;
 /// The shared stylesheet.
 pub const CSS: &str = include_str!("style.css");
 
-/// Content-Security-Policy of every page: styles inline, images inline, nothing else.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Content-Security-Policy of every page, in a `<meta>`: styles and images inline, no scripts,
+/// no requests. (`frame-ancestors` is not allowed in a meta element: see [`CSP_HEADER`].)
+pub const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'";
+
+/// The dashboard's Content-Security-Policy header: the meta policy, and no framing.
+pub const CSP_HEADER: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Longest value shown inline before it is cut.
 const MAX_VALUE_CHARS: usize = 300;
@@ -314,9 +319,16 @@ pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// Everything but RFC 3986's unreserved characters is encoded in a path segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one URL path segment.
 pub fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// Only http(s) links are rendered as links; anything else (`javascript:`) stays text.
@@ -355,6 +367,6 @@ mod tests {
 
     #[test]
     fn segments_are_percent_encoded() {
-        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("a b/c-d.e"), "a%20b%2Fc-d.e");
     }
 }

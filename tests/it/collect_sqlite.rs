@@ -35,17 +35,6 @@ async fn build(dir: &TempDir, name: &str, sql: &str) -> PathBuf {
     path
 }
 
-/// Runs more statements against an existing database.
-async fn alter(path: &FsPath, sql: &str) {
-    let options = SqliteConnectOptions::new().filename(path);
-    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-}
-
 async fn shop(dir: &TempDir, name: &str) -> PathBuf {
     build(dir, name, SHOP).await
 }
@@ -348,7 +337,7 @@ async fn a_dropped_index_is_reported_as_removed() {
     let dir = TempDir::new().unwrap();
     let baseline = collect(&shop(&dir, "a.db").await).await.unwrap();
     let path = shop(&dir, "b.db").await;
-    alter(&path, "DROP INDEX orders_open;").await;
+    crate::helpers::sqlite_exec(&path, "DROP INDEX orders_open;").await;
     let candidate = collect(&path).await.unwrap();
     assert_eq!(
         summary(&changes(&baseline, &candidate)),
@@ -382,7 +371,7 @@ async fn an_extra_column_is_reported_as_added() {
     let dir = TempDir::new().unwrap();
     let baseline = collect(&shop(&dir, "a.db").await).await.unwrap();
     let path = shop(&dir, "b.db").await;
-    alter(
+    crate::helpers::sqlite_exec(
         &path,
         "ALTER TABLE customers ADD COLUMN phone TEXT DEFAULT NULL;",
     )
@@ -416,7 +405,7 @@ async fn a_changed_view_body_is_reported_as_changed_with_a_line_diff() {
     let dir = TempDir::new().unwrap();
     let baseline = collect(&shop(&dir, "a.db").await).await.unwrap();
     let path = shop(&dir, "b.db").await;
-    alter(
+    crate::helpers::sqlite_exec(
         &path,
         "DROP VIEW customer_totals;\n\
          CREATE VIEW customer_totals AS\r\n\

@@ -10,6 +10,9 @@
 //! - `alerts`: the Alertmanager sink against a real Alertmanager.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
 //! - `deploy`: the files under `deploy/` parse and agree with the daemon (probes, metrics, configs).
+//! - `report`: `report` and `signoff` end to end: golden files, JUnit and Markdown consumers,
+//!   sign-off rules, hostile names.
+//! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,5 +26,7 @@ mod collect_mysql;
 mod collect_postgres;
 mod collect_sqlite;
 mod daemon;
+mod dashboard;
 mod deploy;
+mod report;
 mod store;

@@ -18,7 +18,7 @@ use maud::{html, Markup};
 use std::sync::Arc;
 
 use crate::app::state::AppState;
-use crate::report::html::{page, segment, CSP};
+use crate::report::html::{page, segment, CSP_HEADER};
 
 /// The dashboard's routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -50,7 +50,7 @@ fn respond(state: &AppState, status: StatusCode, title: &str, body: Markup) -> R
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(CSP_HEADER),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -108,3 +108,17 @@ impl Demo {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// Runs statements against an existing SQLite database file (demo data, fixtures).
+pub async fn sqlite_exec(path: &Path, sql: &str) {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    conn.close().await.unwrap();
+}
