@@ -46,7 +46,7 @@ pub async fn serve(config: &Path, options: DaemonOptions, intro: Option<String>)
         .context("installing signal handlers")?;
     let mut text = intro.unwrap_or_default();
     text.push_str(&format!(
-        "driftwarden is watching (config {}).\n  metrics:   http://{addr}/metrics\n  findings:  http://{addr}/api/v1/findings?state=open\n  sources:   http://{addr}/api/v1/sources\n  health:    http://{addr}/readyz\nStop with Ctrl-C; reload config and rules with SIGHUP or POST /api/v1/reload.\n",
+        "driftwarden is watching (config {}).\n  dashboard: http://{addr}/\n  metrics:   http://{addr}/metrics\n  findings:  http://{addr}/api/v1/findings?state=open\n  sources:   http://{addr}/api/v1/sources\n  health:    http://{addr}/readyz\nStop with Ctrl-C; reload config and rules with SIGHUP or POST /api/v1/reload.\n",
         config.display()
     ));
     super::print(&text)?;
