@@ -153,7 +153,7 @@ async fn dashboard_pages_load_in_a_real_browser_and_show_the_planted_findings() 
             assert!(loaded.dom.contains("class=\"verdict drift\""));
         }
         let shot = shots_dir().join(format!("{name}.png"));
-        let _ = std::fs::remove_file(&shot);
+        std::fs::remove_file(&shot).ok();
         load(&browser, &url, Some(&shot)).await;
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
         assert!(

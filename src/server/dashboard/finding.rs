@@ -31,7 +31,7 @@ pub async fn page(
         Ok(list) => list,
         Err(error) => return store_error(&state, &error),
     };
-    periods.sort_by(|a, b| b.first_seen.cmp(&a.first_seen));
+    periods.sort_by_key(|p| std::cmp::Reverse(p.first_seen));
     let Some(latest) = periods.first() else {
         return not_found(
             &state,

@@ -63,7 +63,7 @@ pub async fn page(State(state): State<Arc<AppState>>, Path(env): Path<String>) -
             ));
         }
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     let body = html! {
         h1 { (env) " timeline" }
         p.dim { "New content of each source, and changes since the previous snapshot that no rule expected (open until acknowledged with "
