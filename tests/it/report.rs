@@ -358,3 +358,21 @@ async fn hostile_names_stay_text_in_every_format() {
     let json: Value = serde_json::from_str(&report(&demo, "json", &[]).stdout).unwrap();
     assert!(json.to_string().contains("alert(5)"));
 }
+
+#[test]
+fn expired_ignore_rules_are_listed_and_no_longer_applied() {
+    let demo = Demo::build();
+    demo.append(
+        "rules/demo.toml",
+        "\n[[rule]]\nid = \"checkout-flag-waiver\"\nsource = \"app-config\"\nmatch = \"features/new_checkout\"\nexpect = \"ignore\"\nuntil = 2020-01-31\nreason = \"dark launch\"\n",
+    );
+    let html = report(&demo, "html", &[]).stdout;
+    assert!(html.contains("Expired ignore rules"), "{html}");
+    assert!(html.contains("<code>checkout-flag-waiver</code>"));
+    assert!(html.contains("expired on 2020-01-31"));
+    let markdown = report(&demo, "markdown", &[]).stdout;
+    assert!(markdown.contains("### Expired ignore rules"));
+    assert!(markdown.contains("`checkout-flag-waiver`"));
+    // The waiver no longer hides the flag: it is still a finding.
+    assert!(markdown.contains("`features/new_checkout` **changed**"));
+}
