@@ -30,11 +30,23 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
         };
         (side(&pair.baseline), side(&pair.candidate))
     });
-    let (Some(baseline), Some(candidate)) = sides else {
+    let (Some(mut baseline), Some(mut candidate)) = sides else {
         state.with_status(|status| status.pairs.entry(key).or_default().state = "unknown".into());
         return;
     };
     let live = state.live();
+    if crate::parity::needs_refinement(&baseline.tree, &candidate.tree) {
+        if let (Some(b), Some(c)) = (
+            live.config.source(&pair.baseline, source),
+            live.config.source(&pair.candidate, source),
+        ) {
+            let (mut rb, mut rc) = (Snapshot::clone(&baseline), Snapshot::clone(&candidate));
+            crate::parity::refine(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree).await;
+            (baseline, candidate) = (Arc::new(rb), Arc::new(rc));
+            let refined = (baseline.clone(), candidate.clone());
+            state.with_status(|s| s.refined.insert(key.clone(), refined));
+        }
+    }
     let now = Utc::now();
     let changes = diff(&baseline.tree, &candidate.tree);
     let ctx = PairContext {

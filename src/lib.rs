@@ -19,6 +19,7 @@ pub mod config;
 pub mod diff;
 pub mod findings;
 pub mod glob;
+pub mod parity;
 pub mod report;
 pub mod rules;
 pub mod scheduler;

@@ -100,6 +100,9 @@ pub struct Status {
     pub latest: HashMap<SourceKey, Arc<Snapshot>>,
     /// The sign-off in force per pair.
     pub signoffs: BTreeMap<String, crate::signoff::Signoff>,
+    /// Per (pair, source): the two latest snapshots with checksummed tables narrowed down to
+    /// keys (their `hash` is the collected one, so a newer collection makes them stale).
+    pub refined: HashMap<(String, String), (Arc<Snapshot>, Arc<Snapshot>)>,
 }
 
 /// Outcome of the last reload.

@@ -29,7 +29,7 @@ pub struct PairView {
 pub fn pair_view(state: &AppState, pair: &Pair) -> PairView {
     let live = state.live();
     let wanted = check::sources_of(&live.config, &[pair]);
-    let (results, snapshot_ids, last_signoff) = state.read_status(|status| {
+    let (results, snapshot_ids, last_signoff, refined) = state.read_status(|status| {
         let mut results: BTreeMap<SourceKey, Result<Snapshot, CollectError>> = BTreeMap::new();
         let mut ids = BTreeMap::new();
         for key in &wanted {
@@ -57,10 +57,40 @@ pub fn pair_view(state: &AppState, pair: &Pair) -> PairView {
             }
             results.insert(key.clone(), result);
         }
-        (results, ids, status.signoffs.get(&pair.name).cloned())
+        // Refined copies from the last comparison, while they match the latest snapshots.
+        let mut refined = BTreeMap::new();
+        for source in live.config.compared_sources(pair) {
+            let Some((b, c)) = status.refined.get(&(pair.name.clone(), source.clone())) else {
+                continue;
+            };
+            let current = |env: &str| {
+                status
+                    .latest
+                    .get(&(env.to_string(), source.clone()))
+                    .map(|s| s.hash.clone())
+            };
+            if current(&pair.baseline).as_ref() == Some(&b.hash)
+                && current(&pair.candidate).as_ref() == Some(&c.hash)
+            {
+                refined.insert(
+                    (pair.baseline.clone(), source.clone()),
+                    Ok(Snapshot::clone(b)),
+                );
+                refined.insert(
+                    (pair.candidate.clone(), source.clone()),
+                    Ok(Snapshot::clone(c)),
+                );
+            }
+        }
+        (
+            results,
+            ids,
+            status.signoffs.get(&pair.name).cloned(),
+            refined,
+        )
     });
     let today = chrono::Utc::now().date_naive();
-    let report = check::compare_pair(&live.config, &live.rules, pair, &results, today);
+    let report = check::compare_pair(&live.config, &live.rules, pair, &results, &refined, today);
     let signoff = last_signoff.map(|s| {
         let since = signoff::changes_since(&s, &signoff::current_hashes(&report));
         (s, since)

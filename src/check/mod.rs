@@ -77,7 +77,7 @@ pub async fn run(
     today: NaiveDate,
 ) -> CheckReport {
     let results = collect(config, redactor, pairs, progress).await;
-    compare(config, rules, pairs, &results, today)
+    compare(config, rules, pairs, &results, today).await
 }
 
 /// Collects every source the pairs compare.
@@ -91,28 +91,60 @@ pub async fn collect(
     collect::collect_all(config, &wanted, redactor, progress).await
 }
 
-/// Compares the pairs from already-collected (or stored) snapshots.
-pub fn compare(
+/// Compares the pairs from already-collected (or stored) snapshots. Checksummed tables whose
+/// buckets differ are first narrowed down to keys against both live databases.
+pub async fn compare(
     config: &Config,
     rules: &RuleSet,
     pairs: &[&Pair],
     results: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
     today: NaiveDate,
 ) -> CheckReport {
-    CheckReport {
-        pairs: pairs
-            .iter()
-            .map(|pair| compare_pair(config, rules, pair, results, today))
-            .collect(),
+    let mut reports = Vec::new();
+    for pair in pairs {
+        let refined = refine_pair(config, pair, results).await;
+        reports.push(compare_pair(config, rules, pair, results, &refined, today));
     }
+    CheckReport { pairs: reports }
 }
 
-/// Compares one pair from already-collected snapshots.
+/// Refined copies of the two snapshots of every source of `pair` whose checksummed tables
+/// differ (see [`crate::parity::refine`]); other sources are compared as collected.
+pub async fn refine_pair(
+    config: &Config,
+    pair: &Pair,
+    results: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
+) -> BTreeMap<SourceKey, Result<Snapshot, CollectError>> {
+    let mut refined = BTreeMap::new();
+    for source in config.compared_sources(pair) {
+        let kb = (pair.baseline.clone(), source.clone());
+        let kc = (pair.candidate.clone(), source.clone());
+        let (Some(Ok(b)), Some(Ok(c))) = (results.get(&kb), results.get(&kc)) else {
+            continue;
+        };
+        let (Some(sb), Some(sc)) = (config.source(&kb.0, &kb.1), config.source(&kc.0, &kc.1))
+        else {
+            continue;
+        };
+        if !crate::parity::needs_refinement(&b.tree, &c.tree) {
+            continue;
+        }
+        let (mut b, mut c) = (b.clone(), c.clone());
+        crate::parity::refine(&sb.kind, &mut b.tree, &sc.kind, &mut c.tree).await;
+        refined.insert(kb, Ok(b));
+        refined.insert(kc, Ok(c));
+    }
+    refined
+}
+
+/// Compares one pair from already-collected snapshots; `refined` holds per-pair copies that
+/// take precedence (see [`refine_pair`]).
 pub fn compare_pair(
     config: &Config,
     rules: &RuleSet,
     pair: &Pair,
     results: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
+    refined: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
     today: NaiveDate,
 ) -> PairReport {
     let mut report = PairReport {
@@ -132,7 +164,10 @@ pub fn compare_pair(
             .collect(),
     };
     for source in config.compared_sources(pair) {
-        let get = |env: &str| results.get(&(env.to_string(), source.clone()));
+        let get = |env: &str| {
+            let key = (env.to_string(), source.clone());
+            refined.get(&key).or_else(|| results.get(&key))
+        };
         let (b, c) = (get(&pair.baseline), get(&pair.candidate));
         let mut summary = SourceSummary {
             name: source.clone(),

@@ -75,7 +75,7 @@ pub async fn run(args: ReportArgs, quiet: bool) -> Result<u8> {
     let report = match (&store, args.from_store) {
         (Some(store), true) => {
             let (results, _) = check::stored::load_latest(store, &loaded.config, &pairs).await?;
-            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today())
+            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today()).await
         }
         _ => {
             let results = check::collect(
@@ -85,7 +85,7 @@ pub async fn run(args: ReportArgs, quiet: bool) -> Result<u8> {
                 progress::for_terminal(quiet),
             )
             .await;
-            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today())
+            check::compare(&loaded.config, &loaded.rules, &pairs, &results, today()).await
         }
     };
     if let Some(store) = &store {

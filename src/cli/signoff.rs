@@ -60,7 +60,7 @@ pub async fn run(args: SignoffArgs, quiet: bool) -> Result<u8> {
         let ids = check::stored::save_all(&store, &results).await?;
         (results, ids)
     };
-    let report = check::compare(&loaded.config, &loaded.rules, &pairs, &results, today());
+    let report = check::compare(&loaded.config, &loaded.rules, &pairs, &results, today()).await;
     let Some(pair) = report.pairs.first() else {
         anyhow::bail!("no pair named {:?}", args.pair);
     };

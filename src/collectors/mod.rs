@@ -34,6 +34,11 @@ pub async fn collect(source: &SourceConfig, redactor: &Redactor) -> Result<Snaps
         .map_err(|_| CollectError::Timeout {
             after: source.timeout,
         })??;
+    // Table checksums scan whole tables: they have their own per-statement budget
+    // (`checksums.timeout`), outside the catalog collection's timeout.
+    if let Some(data) = crate::parity::collect(&source.kind).await? {
+        tree.insert(crate::parity::DATA, data);
+    }
     redactor.redact(&mut tree);
     let snapshot = Snapshot::new(
         &source.environment,

@@ -117,6 +117,19 @@ struct RawSource {
     settings_exclude: Option<Spanned<Vec<String>>>,
     statement_timeout: Option<Spanned<String>>,
     count_concurrency: Option<Spanned<usize>>,
+    checksums: Option<Spanned<RawChecksums>>,
+}
+
+/// `[environments.E.sources.S.checksums]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecksums {
+    tables: Vec<String>,
+    #[serde(default)]
+    exclude_columns: Vec<String>,
+    max_keys: Option<usize>,
+    max_rows: Option<u64>,
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -152,6 +165,7 @@ const SQL_KEYS: &[&str] = &[
     "settings_exclude",
     "statement_timeout",
     "count_concurrency",
+    "checksums",
 ];
 
 /// Reads and validates a config file, taking `${VAR}` values from the process environment.
@@ -483,6 +497,7 @@ impl Validator<'_> {
                 "count_concurrency",
                 raw.count_concurrency.as_ref().map(Spanned::span),
             ),
+            ("checksums", raw.checksums.as_ref().map(Spanned::span)),
         ];
         for (key, key_span) in present {
             if let Some(key_span) = key_span {
@@ -819,7 +834,48 @@ impl Validator<'_> {
             }
             options.count_concurrency = *c.get_ref();
         }
+        if let Some(raw) = &raw.checksums {
+            options.checksums = Some(self.checksums(raw)?);
+        }
         Ok(options)
+    }
+
+    fn checksums(&self, raw: &Spanned<RawChecksums>) -> Result<ChecksumSpec, ConfigError> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let mut spec = ChecksumSpec::default();
+        for table in &raw.tables {
+            let parts: Vec<&str> = table.split('.').collect();
+            if table.trim().is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
+                return self.err(
+                    span,
+                    format!("checksums: {table:?} is not a table name"),
+                    "write \"schema.table\" (or \"table\" for SQLite and MySQL's database)",
+                );
+            }
+        }
+        if raw.tables.is_empty() {
+            return self.err(
+                span,
+                "checksums: `tables` is empty",
+                "list the tables to verify row by row, e.g. tables = [\"public.countries\"]",
+            );
+        }
+        spec.tables = raw.tables.clone();
+        spec.exclude_columns = raw.exclude_columns.clone();
+        if let Some(n) = raw.max_keys {
+            spec.max_keys = n;
+        }
+        if let Some(n) = raw.max_rows {
+            if n == 0 {
+                return self.err(span, "checksums: max_rows must be at least 1", "raise it");
+            }
+            spec.max_rows = n;
+        }
+        if let Some(t) = &raw.timeout {
+            spec.timeout = self.duration(t)?;
+        }
+        Ok(spec)
     }
 }
 

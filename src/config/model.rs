@@ -187,6 +187,35 @@ pub struct SqlOptions {
     pub statement_timeout: Duration,
     /// How many exact counts run at once.
     pub count_concurrency: usize,
+    /// Tables verified row by row (checksums with bisection), if any.
+    pub checksums: Option<ChecksumSpec>,
+}
+
+/// `checksums`: tables whose rows are compared by checksum, and the limits of that work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksumSpec {
+    /// Tables (`schema.table`, or `table`).
+    pub tables: Vec<String>,
+    /// Columns left out of the checksum: `column` or `schema.table.column` globs.
+    pub exclude_columns: Vec<String>,
+    /// Most differing keys reported per table.
+    pub max_keys: usize,
+    /// Tables with more rows are "too large to verify", never "equal".
+    pub max_rows: u64,
+    /// Time for one table's checksum (and, at comparison, its bisection).
+    pub timeout: Duration,
+}
+
+impl Default for ChecksumSpec {
+    fn default() -> Self {
+        ChecksumSpec {
+            tables: Vec::new(),
+            exclude_columns: Vec::new(),
+            max_keys: 100,
+            max_rows: 50_000_000,
+            timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Default for SqlOptions {
@@ -199,6 +228,7 @@ impl Default for SqlOptions {
             settings: NameFilter::default(),
             statement_timeout: Duration::from_secs(30),
             count_concurrency: 4,
+            checksums: None,
         }
     }
 }

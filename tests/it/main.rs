@@ -13,6 +13,7 @@
 //! - `report`: `report` and `signoff` end to end: golden files, JUnit and Markdown consumers,
 //!   sign-off rules, hostile names.
 //! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
+//! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -28,5 +29,6 @@ mod collect_sqlite;
 mod daemon;
 mod dashboard;
 mod deploy;
+mod parity;
 mod report;
 mod store;

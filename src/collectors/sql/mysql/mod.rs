@@ -11,7 +11,7 @@ mod catalog;
 mod normalize;
 mod objects;
 mod rows;
-mod session;
+pub mod session;
 mod settings;
 
 use std::collections::BTreeSet;

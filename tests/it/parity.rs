@@ -1,0 +1,274 @@
+//! Table checksums end to end on real databases (SQLite files, the machine's PostgreSQL and
+//! MariaDB): two copies of a 1,000,000-row table that differ in three rows (one changed, one
+//! missing, one extra) must yield exactly those three keys, through `driftwarden check`.
+//! Also: an excluded column that differs everywhere, NULL vs empty vs the text "NULL", unicode
+//! and floats, a composite key, and a table without a primary key.
+
+use std::collections::BTreeSet;
+use std::path::Path as FsPath;
+
+use driftwarden::snapshot::Path;
+use serde_json::Value;
+
+use crate::helpers::db::TestDb;
+use crate::helpers::{driftwarden_in, sqlite_exec};
+
+/// Rows in the big table.
+const ROWS: u64 = 1_000_000;
+
+/// A value that must never appear in any output: it is only in a changed row.
+const SECRET_VALUE: &str = "changed-name-7f3e";
+
+#[derive(Clone, Copy)]
+enum Flavor {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Flavor {
+    /// How a table is named in `checksums.tables` and in paths.
+    fn table(self, name: &str) -> String {
+        match self {
+            Flavor::Postgres => format!("public.{name}"),
+            _ => name.to_string(),
+        }
+    }
+
+    /// The composite key ('eu', 7) as each engine's key text.
+    fn composite_key(self) -> &'static str {
+        match self {
+            Flavor::Postgres => "(eu,7)",
+            Flavor::Mysql => "'eu','7'",
+            Flavor::Sqlite => "'eu',7",
+        }
+    }
+
+    /// Schema and data; `stamp` is the value of the excluded `updated_at` column.
+    fn setup(self, stamp: &str) -> String {
+        let fill = match self {
+            Flavor::Postgres => format!(
+                "INSERT INTO big SELECT g, 'name ' || g, g * 1.25, CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' END, '{stamp}' \
+                 FROM generate_series(1, {ROWS}) g;"
+            ),
+            Flavor::Mysql => format!(
+                "INSERT INTO big SELECT seq, CONCAT('name ', seq), seq * 1.25, IF(seq % 7 = 0, NULL, 'n'), '{stamp}' \
+                 FROM seq_1_to_{ROWS};"
+            ),
+            Flavor::Sqlite => format!(
+                "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {ROWS}) \
+                 INSERT INTO big SELECT x, 'name ' || x, x * 1.25, CASE WHEN x % 7 = 0 THEN NULL ELSE 'n' END, '{stamp}' FROM g;"
+            ),
+        };
+        let tail = match self {
+            Flavor::Mysql => " DEFAULT CHARSET=utf8mb4",
+            _ => "",
+        };
+        let (text, float) = match self {
+            Flavor::Postgres => ("text", "double precision"),
+            Flavor::Mysql => ("varchar(100)", "double"),
+            Flavor::Sqlite => ("TEXT", "REAL"),
+        };
+        format!(
+            "CREATE TABLE big (id bigint PRIMARY KEY, name {text} NOT NULL, amount {float}, note {text}, updated_at {text}){tail};
+             {fill}
+             CREATE TABLE plans (code varchar(20) PRIMARY KEY, label {text}, price {float}){tail};
+             INSERT INTO plans VALUES ('a', NULL, 1.5), ('b', '', 0.1), ('c', 'NULL', 2.0), ('u', 'ü€😀', 3.25);
+             CREATE TABLE tricky (code varchar(20) PRIMARY KEY, label {text}, x {float}){tail};
+             INSERT INTO tricky VALUES ('n1', '', 1.0), ('n2', 'NULL', 1.0), ('f1', 'x', 0.1), ('same', 'ü', 0.5);
+             CREATE TABLE composite (region varchar(10), id int, v {text}, PRIMARY KEY (region, id)){tail};
+             INSERT INTO composite VALUES ('eu', 7, 'a'), ('eu', 8, 'b'), ('us', 7, 'c');
+             CREATE TABLE nopk (a int, b {text}){tail};
+             INSERT INTO nopk VALUES (1, 'x');"
+        )
+    }
+
+    /// What staging changes: one row changed, one missing, one extra in `big`; NULL vs '',
+    /// NULL vs 'NULL' and a float in `tricky`; one row of `composite`.
+    fn drift(self) -> String {
+        let float = match self {
+            // 0.1 + 2^-55: a different double that prints as 0.1 with 15 digits.
+            Flavor::Sqlite | Flavor::Mysql | Flavor::Postgres => "0.10000000000000002",
+        };
+        format!(
+            "UPDATE big SET name = '{SECRET_VALUE}' WHERE id = 123457;
+             DELETE FROM big WHERE id = 500000;
+             INSERT INTO big VALUES ({}, 'name extra', 1.0, NULL, 'x');
+             UPDATE tricky SET label = NULL WHERE code = 'n1';
+             UPDATE tricky SET label = NULL WHERE code = 'n2';
+             UPDATE tricky SET x = {float} WHERE code = 'f1';
+             UPDATE composite SET v = 'changed' WHERE region = 'eu' AND id = 7;",
+            ROWS + 10
+        )
+    }
+
+    /// The `checksums` block of a source.
+    fn checksums(self) -> String {
+        let tables: Vec<String> = ["big", "plans", "tricky", "composite", "nopk"]
+            .iter()
+            .map(|t| format!("\"{}\"", self.table(t)))
+            .collect();
+        format!(
+            "row_counts = \"off\"\n[environments.ENV.sources.db.checksums]\ntables = [{}]\nexclude_columns = [\"updated_at\"]\n",
+            tables.join(", ")
+        )
+    }
+}
+
+fn write_config(dir: &FsPath, kind: &str, baseline: &str, candidate: &str, flavor: Flavor) {
+    let location = |v: &str| match flavor {
+        Flavor::Sqlite => format!("path = \"{v}\""),
+        _ => format!("url = \"{v}\""),
+    };
+    let source = |env: &str, v: &str| {
+        format!(
+            "[environments.{env}.sources.db]\nkind = \"{kind}\"\n{}\n{}",
+            location(v),
+            flavor.checksums().replace("ENV", env)
+        )
+    };
+    std::fs::write(
+        dir.join("driftwarden.toml"),
+        format!(
+            "rules = []\n[[pairs]]\nname = \"p\"\nbaseline = \"production\"\ncandidate = \"staging\"\n{}\n{}",
+            source("production", baseline),
+            source("staging", candidate)
+        ),
+    )
+    .unwrap();
+}
+
+/// Runs `check` and asserts exactly the planted data differences are found.
+fn assert_found(dir: &FsPath, flavor: Flavor) {
+    let run = driftwarden_in(dir, &["check", "--format", "json", "-v"]);
+    let json: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.all()));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        !run.all().contains(SECRET_VALUE),
+        "a column value leaked into the output"
+    );
+    let findings = json["pairs"][0]["findings"].as_array().unwrap();
+    let mut found = BTreeSet::new();
+    for f in findings {
+        let path = Path::parse(f["path"].as_str().unwrap()).unwrap();
+        let segments = path.segments().to_vec();
+        assert_eq!(segments[0], "data", "only data findings expected: {f}");
+        found.insert((
+            segments[1].clone(),
+            segments[2..].join("/"),
+            f["change"].as_str().unwrap().to_string(),
+        ));
+    }
+    let t = |name: &str| flavor.table(name);
+    let expected: BTreeSet<(String, String, String)> = [
+        (t("big"), "keys/123457".to_string(), "changed"),
+        (t("big"), "keys/500000".to_string(), "removed"),
+        (t("big"), format!("keys/{}", ROWS + 10), "added"),
+        (t("tricky"), "keys/n1".to_string(), "changed"),
+        (t("tricky"), "keys/n2".to_string(), "changed"),
+        (t("tricky"), "keys/f1".to_string(), "changed"),
+        (
+            t("composite"),
+            format!("keys/{}", flavor.composite_key()),
+            "changed",
+        ),
+        (t("nopk"), "error".to_string(), "unchanged"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a, b, c.to_string()))
+    .collect();
+    assert_eq!(found, expected, "{}", run.stderr);
+    let nopk = findings
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("/error"))
+        .unwrap();
+    assert!(
+        nopk["baseline"]
+            .as_str()
+            .unwrap()
+            .contains("no primary key"),
+        "{nopk}"
+    );
+}
+
+/// Equal copies: no finding at all.
+fn assert_equal(dir: &FsPath) {
+    let run = driftwarden_in(dir, &["check", "--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let paths: Vec<&str> = json["pairs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    // Only the table without a key is reported: it cannot be verified.
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert!(paths[0].ends_with("/error"));
+}
+
+#[tokio::test]
+async fn sqlite_checksums_find_exactly_the_differing_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, stamp) in [
+        ("production.db", "2026-01-01"),
+        ("staging.db", "2026-02-02"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).unwrap();
+        sqlite_exec(&path, &Flavor::Sqlite.setup(stamp)).await;
+    }
+    write_config(
+        dir.path(),
+        "sqlite",
+        "production.db",
+        "staging.db",
+        Flavor::Sqlite,
+    );
+    assert_equal(dir.path());
+    sqlite_exec(&dir.path().join("staging.db"), &Flavor::Sqlite.drift()).await;
+    assert_found(dir.path(), Flavor::Sqlite);
+}
+
+#[tokio::test]
+async fn postgres_checksums_find_exactly_the_differing_keys() {
+    let (Some(production), Some(staging)) = (TestDb::postgres().await, TestDb::postgres().await)
+    else {
+        return;
+    };
+    production
+        .execute(&Flavor::Postgres.setup("2026-01-01"))
+        .await;
+    staging.execute(&Flavor::Postgres.setup("2026-02-02")).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "postgres",
+        &production.url,
+        &staging.url,
+        Flavor::Postgres,
+    );
+    assert_equal(dir.path());
+    staging.execute(&Flavor::Postgres.drift()).await;
+    assert_found(dir.path(), Flavor::Postgres);
+}
+
+#[tokio::test]
+async fn mysql_checksums_find_exactly_the_differing_keys() {
+    let (Some(production), Some(staging)) = (TestDb::mysql().await, TestDb::mysql().await) else {
+        return;
+    };
+    production.execute(&Flavor::Mysql.setup("2026-01-01")).await;
+    staging.execute(&Flavor::Mysql.setup("2026-02-02")).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "mysql",
+        &production.url,
+        &staging.url,
+        Flavor::Mysql,
+    );
+    assert_equal(dir.path());
+    staging.execute(&Flavor::Mysql.drift()).await;
+    assert_found(dir.path(), Flavor::Mysql);
+}
