@@ -228,6 +228,28 @@ fn judge(rule: Option<&Rule>, change: &Change) -> Verdict {
             Ok((b, c)) => ratio(b, c, lo, hi),
             Err(why) => (Outcome::Finding, Some(format!("ratio [{lo}, {hi}]: {why}"))),
         },
+        Expectation::AtLeastPercent(n) => match numbers(change) {
+            Ok((b, c)) if c + EPSILON >= b * n / 100.0 => (
+                Outcome::Expected,
+                Some(format!("{c} is at least {n}% of {b}")),
+            ),
+            Ok((b, c)) => (
+                Outcome::Finding,
+                Some(format!("{c} is below {n}% of {b}")),
+            ),
+            Err(why) => (Outcome::Finding, Some(format!("at_least_percent {n}: {why}"))),
+        },
+        Expectation::CandidateNonzero => match change.candidate.as_ref().and_then(|c| c.as_f64()) {
+            Some(c) if c > 0.0 => (Outcome::Expected, None),
+            Some(_) => (
+                Outcome::Finding,
+                Some("the candidate is empty (0), expected above 0".to_string()),
+            ),
+            None => (
+                Outcome::Finding,
+                Some("candidate_nonzero: the candidate has no number".to_string()),
+            ),
+        },
     };
     verdict(rule, change.clone(), outcome, note)
 }
@@ -713,6 +735,30 @@ severity = "critical"
                 "finding rows rows/f (within_percent 10: needs numbers on both sides, got string and int)",
                 "finding rows rows/g (within_percent 10: needs a value on both sides, only the baseline has one)",
                 "finding rows rows/h (within_percent 10: needs a value on both sides, only the candidate has one)",
+            ]
+        );
+    }
+
+    #[test]
+    fn at_least_percent_and_candidate_nonzero() {
+        let set = rules(
+            "[[rule]]\nid = \"floor\"\nmatch = \"rows/*\"\nexpect = { at_least_percent = 90 }\n\
+             [[rule]]\nid = \"nonzero\"\nmatch = \"seed/*\"\nexpect = \"candidate_nonzero\"\n",
+        );
+        let eval = run(
+            &set,
+            json!({"rows": {"a": 100, "b": 100, "c": 100}, "seed": {"x": 5, "y": 5, "z": 5}}),
+            json!({"rows": {"a": 90, "b": 89, "c": 500}, "seed": {"x": 1, "y": 0, "z": "n"}}),
+        );
+        assert_eq!(
+            summary(&eval),
+            [
+                "expected floor rows/a (90 is at least 90% of 100)",
+                "finding floor rows/b (89 is below 90% of 100)",
+                "expected floor rows/c (500 is at least 90% of 100)",
+                "expected nonzero seed/x",
+                "finding nonzero seed/y (the candidate is empty (0), expected above 0)",
+                "finding nonzero seed/z (candidate_nonzero: the candidate has no number)",
             ]
         );
     }

@@ -28,8 +28,8 @@ pub const DEFAULT_RULES_ORIGIN: &str = "<builtin>/defaults.toml";
 
 const PATTERN_HINT: &str = "patterns are paths joined by `/`: `*` matches within one segment, \
      `**` (a whole segment) matches any number of segments, %2A is a literal `*`, %E an empty key";
-const EXPECT_HINT: &str = "use \"equal\", \"differ\", \"ignore\", { within_percent = 10 } \
-     or { ratio = [0.5, 2.0] }";
+const EXPECT_HINT: &str = "use \"equal\", \"differ\", \"ignore\", \"candidate_nonzero\", \
+     { within_percent = 10 }, { at_least_percent = 90 } or { ratio = [0.5, 2.0] }";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,6 +232,7 @@ impl Source<'_> {
                     "equal" => Ok(Expectation::Equal),
                     "differ" => Ok(Expectation::Differ),
                     "ignore" => Ok(Expectation::Ignore),
+                    "candidate_nonzero" => Ok(Expectation::CandidateNonzero),
                     _ => Err(self.err(span, format!("unknown expectation {name:?}"), EXPECT_HINT)),
                 }
             }
@@ -256,6 +257,14 @@ impl Source<'_> {
                     value.span(),
                     "within_percent must be a number",
                     "write e.g. { within_percent = 10 }",
+                )),
+            },
+            "at_least_percent" => match number(value.get_ref()) {
+                Some(n) if n >= 0.0 => Ok(Expectation::AtLeastPercent(n)),
+                _ => Err(self.err(
+                    value.span(),
+                    "at_least_percent must be a number of at least 0",
+                    "write e.g. { at_least_percent = 90 }: the candidate has at least 90% of the baseline",
                 )),
             },
             "ratio" => {

@@ -83,6 +83,11 @@ pub enum Expectation {
     WithinPercent(f64),
     /// Candidate / baseline within `[lo, hi]`.
     Ratio(f64, f64),
+    /// The candidate is at least this many percent of the baseline (more is fine).
+    AtLeastPercent(f64),
+    /// Any difference is fine as long as the candidate is a number above 0 (a staging table
+    /// that must not be empty).
+    CandidateNonzero,
 }
 
 impl Expectation {
@@ -94,6 +99,8 @@ impl Expectation {
             Expectation::Ignore => "ignore",
             Expectation::WithinPercent(_) => "within_percent",
             Expectation::Ratio(..) => "ratio",
+            Expectation::AtLeastPercent(_) => "at_least_percent",
+            Expectation::CandidateNonzero => "candidate_nonzero",
         }
     }
 }
@@ -103,6 +110,7 @@ impl fmt::Display for Expectation {
         match self {
             Expectation::WithinPercent(n) => write!(f, "within_percent {n}"),
             Expectation::Ratio(lo, hi) => write!(f, "ratio [{lo}, {hi}]"),
+            Expectation::AtLeastPercent(n) => write!(f, "at_least_percent {n}"),
             other => f.write_str(other.name()),
         }
     }
