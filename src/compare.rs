@@ -35,13 +35,18 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
         return;
     };
     let live = state.live();
-    if crate::parity::needs_refinement(&baseline.tree, &candidate.tree) {
-        if let (Some(b), Some(c)) = (
-            live.config.source(&pair.baseline, source),
-            live.config.source(&pair.candidate, source),
-        ) {
+    let pii = live.rules.pii_for(source);
+    if let (Some(b), Some(c)) = (
+        live.config.source(&pair.baseline, source),
+        live.config.source(&pair.candidate, source),
+    ) {
+        let checks_pii = !pii.is_empty() && crate::parity::is_sql(&b.kind);
+        if checks_pii || crate::parity::needs_refinement(&baseline.tree, &candidate.tree) {
             let (mut rb, mut rc) = (Snapshot::clone(&baseline), Snapshot::clone(&candidate));
             crate::parity::refine(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree).await;
+            if checks_pii {
+                crate::parity::pii::check(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree, &pii).await;
+            }
             (baseline, candidate) = (Arc::new(rb), Arc::new(rc));
             let refined = (baseline.clone(), candidate.clone());
             state.with_status(|s| s.refined.insert(key.clone(), refined));

@@ -102,16 +102,18 @@ pub async fn compare(
 ) -> CheckReport {
     let mut reports = Vec::new();
     for pair in pairs {
-        let refined = refine_pair(config, pair, results).await;
+        let refined = refine_pair(config, rules, pair, results).await;
         reports.push(compare_pair(config, rules, pair, results, &refined, today));
     }
     CheckReport { pairs: reports }
 }
 
 /// Refined copies of the two snapshots of every source of `pair` whose checksummed tables
-/// differ (see [`crate::parity::refine`]); other sources are compared as collected.
+/// differ (see [`crate::parity::refine`]) or that have `[[pii]]` columns (see
+/// [`crate::parity::pii`]); other sources are compared as collected.
 pub async fn refine_pair(
     config: &Config,
+    rules: &RuleSet,
     pair: &Pair,
     results: &BTreeMap<SourceKey, Result<Snapshot, CollectError>>,
 ) -> BTreeMap<SourceKey, Result<Snapshot, CollectError>> {
@@ -126,11 +128,16 @@ pub async fn refine_pair(
         else {
             continue;
         };
-        if !crate::parity::needs_refinement(&b.tree, &c.tree) {
+        let pii = rules.pii_for(&source);
+        let checks_pii = !pii.is_empty() && crate::parity::is_sql(&sb.kind);
+        if !checks_pii && !crate::parity::needs_refinement(&b.tree, &c.tree) {
             continue;
         }
         let (mut b, mut c) = (b.clone(), c.clone());
         crate::parity::refine(&sb.kind, &mut b.tree, &sc.kind, &mut c.tree).await;
+        if checks_pii {
+            crate::parity::pii::check(&sb.kind, &mut b.tree, &sc.kind, &mut c.tree, &pii).await;
+        }
         refined.insert(kb, Ok(b));
         refined.insert(kc, Ok(c));
     }

@@ -14,6 +14,7 @@
 //! as equal.
 
 mod engine;
+pub mod pii;
 mod refine;
 mod sql;
 
@@ -105,6 +106,14 @@ pub fn excluded(spec: &ChecksumSpec, table: &str, column: &str) -> bool {
         let pattern = NameGlob::new(glob);
         pattern.matches(column) || pattern.matches(&qualified)
     })
+}
+
+/// Whether the source is a database the parity checks can query.
+pub fn is_sql(kind: &SourceKind) -> bool {
+    matches!(
+        kind,
+        SourceKind::Sqlite { .. } | SourceKind::Postgres { .. } | SourceKind::Mysql { .. }
+    )
 }
 
 /// The checksum spec of a SQL source, if it has one.

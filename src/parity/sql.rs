@@ -13,7 +13,8 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    fn quote(self, ident: &str) -> String {
+    /// A quoted identifier.
+    pub fn quote(self, ident: &str) -> String {
         match self {
             Dialect::Postgres => format!("\"{}\"", ident.replace('"', "\"\"")),
             Dialect::Mysql => format!("`{}`", ident.replace('`', "``")),

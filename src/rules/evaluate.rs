@@ -233,11 +233,11 @@ fn judge(rule: Option<&Rule>, change: &Change) -> Verdict {
                 Outcome::Expected,
                 Some(format!("{c} is at least {n}% of {b}")),
             ),
-            Ok((b, c)) => (
+            Ok((b, c)) => (Outcome::Finding, Some(format!("{c} is below {n}% of {b}"))),
+            Err(why) => (
                 Outcome::Finding,
-                Some(format!("{c} is below {n}% of {b}")),
+                Some(format!("at_least_percent {n}: {why}")),
             ),
-            Err(why) => (Outcome::Finding, Some(format!("at_least_percent {n}: {why}"))),
         },
         Expectation::CandidateNonzero => match change.candidate.as_ref().and_then(|c| c.as_f64()) {
             Some(c) if c > 0.0 => (Outcome::Expected, None),

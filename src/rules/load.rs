@@ -15,6 +15,7 @@ use toml::Spanned;
 
 use super::model::{Expectation, Origin, Rule, Scope, Severity};
 use super::pattern::Pattern;
+use super::PiiRule;
 use super::RuleSet;
 use crate::config::error::line_col;
 use crate::config::ConfigError;
@@ -36,6 +37,18 @@ const EXPECT_HINT: &str = "use \"equal\", \"differ\", \"ignore\", \"candidate_no
 struct RawFile {
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    pii: Vec<Spanned<RawPii>>,
+}
+
+/// `[[pii]]`: a column holding personal data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPii {
+    #[serde(rename = "match")]
+    column: Spanned<String>,
+    source: Option<String>,
+    sample: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -106,10 +119,50 @@ impl Source<'_> {
         )
     }
 
-    fn rules(&self) -> Result<Vec<(Rule, Range<usize>)>, ConfigError> {
+    fn rules(&self) -> Result<(Vec<(Rule, Range<usize>)>, Vec<PiiRule>), ConfigError> {
         let raw: RawFile = toml::from_str(self.text)
             .map_err(|e| ConfigError::from_toml(self.file, self.text, &e))?;
-        raw.rule.into_iter().map(|r| self.rule(r)).collect()
+        let pii = raw
+            .pii
+            .into_iter()
+            .map(|p| self.pii(p))
+            .collect::<Result<_, _>>()?;
+        let rules = raw
+            .rule
+            .into_iter()
+            .map(|r| self.rule(r))
+            .collect::<Result<_, _>>()?;
+        Ok((rules, pii))
+    }
+
+    fn pii(&self, raw: Spanned<RawPii>) -> Result<PiiRule, ConfigError> {
+        let line = line_col(self.text, raw.span().start).0;
+        let raw = raw.into_inner();
+        let column = raw.column.get_ref().trim();
+        if column.split('.').count() < 2 || column.split('.').any(str::is_empty) {
+            return Err(self.err(
+                raw.column.span(),
+                format!("pii match {column:?} does not name a column"),
+                "write match = \"schema.table.column\" (or \"table.column\"); `*` matches any run of characters",
+            ));
+        }
+        let sample = raw.sample.unwrap_or(10_000);
+        if sample == 0 {
+            return Err(self.err(
+                raw.column.span(),
+                "pii sample is 0",
+                "sample is how many production values are checked; the default is 10000",
+            ));
+        }
+        Ok(PiiRule {
+            column: NameGlob::new(column),
+            source: raw.source.as_deref().map(NameGlob::new),
+            sample,
+            origin: Origin {
+                file: self.file.to_path_buf(),
+                line,
+            },
+        })
     }
 
     fn rule(&self, raw: Spanned<RawRule>) -> Result<(Rule, Range<usize>), ConfigError> {
@@ -348,13 +401,16 @@ fn number(value: &toml::Value) -> Option<f64> {
 #[derive(Default)]
 struct Loader {
     rules: Vec<Rule>,
+    pii: Vec<PiiRule>,
     seen: HashMap<String, String>,
 }
 
 impl Loader {
     fn add(&mut self, file: &FsPath, text: &str) -> Result<(), ConfigError> {
         let source = Source { file, text };
-        for (rule, id_span) in source.rules()? {
+        let (rules, pii) = source.rules()?;
+        self.pii.extend(pii);
+        for (rule, id_span) in rules {
             if let Some(first) = self.seen.get(&rule.id) {
                 return Err(source.err(
                     id_span,
@@ -434,6 +490,7 @@ impl RuleSet {
         }
         Ok(RuleSet {
             rules: loader.rules,
+            pii: loader.pii,
         })
     }
 
@@ -461,7 +518,10 @@ impl RuleSet {
                 });
             }
         }
-        Ok(RuleSet { rules })
+        Ok(RuleSet {
+            rules,
+            pii: Vec::new(),
+        })
     }
 }
 

@@ -25,6 +25,7 @@ pub use pattern::{escape_literal, Pattern, PatternError};
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    pii: Vec<PiiRule>,
 }
 
 impl RuleSet {
@@ -32,4 +33,26 @@ impl RuleSet {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
+
+    /// The `[[pii]]` columns that apply to `source`.
+    pub fn pii_for(&self, source: &str) -> Vec<PiiRule> {
+        self.pii
+            .iter()
+            .filter(|p| p.source.as_ref().is_none_or(|g| g.matches(source)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// `[[pii]]`: a column holding personal data; production values must never be in the candidate.
+#[derive(Debug, Clone)]
+pub struct PiiRule {
+    /// `schema.table.column` (or `table.column`), globs allowed.
+    pub column: crate::glob::NameGlob,
+    /// Only for sources whose name matches.
+    pub source: Option<crate::glob::NameGlob>,
+    /// How many baseline values are checked.
+    pub sample: u64,
+    /// Where it is written.
+    pub origin: Origin,
 }

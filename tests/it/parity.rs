@@ -272,3 +272,162 @@ async fn mysql_checksums_find_exactly_the_differing_keys() {
     staging.execute(&Flavor::Mysql.drift()).await;
     assert_found(dir.path(), Flavor::Mysql);
 }
+
+/// Customers with e-mail addresses: real-looking in production, anonymised in staging.
+fn customers(flavor: Flavor, production: bool) -> String {
+    let tail = match flavor {
+        Flavor::Mysql => " DEFAULT CHARSET=utf8mb4",
+        _ => "",
+    };
+    let rows: Vec<String> = (1..=500)
+        .map(|i| {
+            let email = if production {
+                format!("Person.{i}@Real-Mail.example")
+            } else {
+                format!("user{i}@anonymised.invalid")
+            };
+            format!("({i}, '{email}', NULL)")
+        })
+        .collect();
+    format!(
+        "CREATE TABLE customers (id int PRIMARY KEY, email varchar(200), phone varchar(40)){tail};
+         INSERT INTO customers VALUES {};",
+        rows.join(", ")
+    )
+}
+
+/// Two production addresses copied into staging (one with other case and blanks).
+const LEAK: &str = "UPDATE customers SET email = 'Person.17@Real-Mail.example' WHERE id = 3;
+                    UPDATE customers SET email = '  person.402@real-mail.example ' WHERE id = 4;";
+
+fn pii_config(dir: &FsPath, kind: &str, baseline: &str, candidate: &str, flavor: Flavor) {
+    let location = |v: &str| match flavor {
+        Flavor::Sqlite => format!("path = \"{v}\""),
+        _ => format!("url = \"{v}\""),
+    };
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("rules/pii.toml"),
+        "[[pii]]\nmatch = \"*customers.email\"\nsample = 10000\n\n[[pii]]\nmatch = \"*customers.phone\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("driftwarden.toml"),
+        format!(
+            "rules = [\"rules\"]\n[[pairs]]\nname = \"p\"\nbaseline = \"production\"\ncandidate = \"staging\"\n\
+             [environments.production.sources.db]\nkind = \"{kind}\"\n{}\nrow_counts = \"off\"\n\
+             [environments.staging.sources.db]\nkind = \"{kind}\"\n{}\nrow_counts = \"off\"\n",
+            location(baseline),
+            location(candidate)
+        ),
+    )
+    .unwrap();
+}
+
+/// Anonymised staging: no finding; two leaked addresses: one critical finding counting 2,
+/// and no address anywhere in the output (debug logs included).
+async fn assert_pii(dir: &FsPath, flavor: Flavor, leak: impl std::future::Future<Output = ()>) {
+    let clean = driftwarden_in(dir, &["check", "--format", "json"]);
+    assert_eq!(
+        clean.code,
+        0,
+        "anonymised staging is clean: {}",
+        clean.all()
+    );
+    leak.await;
+    let run = driftwarden_in(dir, &["-vv", "check", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = json["pairs"][0]["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let f = &findings[0];
+    let path = Path::parse(f["path"].as_str().unwrap()).unwrap();
+    assert_eq!(path.segments()[0], "pii");
+    assert_eq!(
+        path.segments()[1],
+        format!("{}.email", flavor.table_of_customers())
+    );
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(
+        f["candidate"],
+        "2 of 500 sampled production values found in the candidate"
+    );
+    let everything = run.all().to_lowercase();
+    for needle in [
+        "real-mail.example",
+        "person.17",
+        "person.402",
+        "anonymised.invalid",
+    ] {
+        assert!(
+            !everything.contains(needle),
+            "{needle} leaked into the output"
+        );
+    }
+}
+
+impl Flavor {
+    fn table_of_customers(self) -> &'static str {
+        match self {
+            Flavor::Postgres => "public.customers",
+            Flavor::Sqlite => "main.customers",
+            Flavor::Mysql => "customers",
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_pii_leak_is_counted_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, production) in [("production.db", true), ("staging.db", false)] {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).unwrap();
+        sqlite_exec(&path, &customers(Flavor::Sqlite, production)).await;
+    }
+    pii_config(
+        dir.path(),
+        "sqlite",
+        "production.db",
+        "staging.db",
+        Flavor::Sqlite,
+    );
+    let staging = dir.path().join("staging.db");
+    assert_pii(dir.path(), Flavor::Sqlite, sqlite_exec(&staging, LEAK)).await;
+}
+
+#[tokio::test]
+async fn postgres_pii_leak_is_counted_never_shown() {
+    let (Some(production), Some(staging)) = (TestDb::postgres().await, TestDb::postgres().await)
+    else {
+        return;
+    };
+    production.execute(&customers(Flavor::Postgres, true)).await;
+    staging.execute(&customers(Flavor::Postgres, false)).await;
+    let dir = tempfile::tempdir().unwrap();
+    pii_config(
+        dir.path(),
+        "postgres",
+        &production.url,
+        &staging.url,
+        Flavor::Postgres,
+    );
+    assert_pii(dir.path(), Flavor::Postgres, staging.execute(LEAK)).await;
+}
+
+#[tokio::test]
+async fn mysql_pii_leak_is_counted_never_shown() {
+    let (Some(production), Some(staging)) = (TestDb::mysql().await, TestDb::mysql().await) else {
+        return;
+    };
+    production.execute(&customers(Flavor::Mysql, true)).await;
+    staging.execute(&customers(Flavor::Mysql, false)).await;
+    let dir = tempfile::tempdir().unwrap();
+    pii_config(
+        dir.path(),
+        "mysql",
+        &production.url,
+        &staging.url,
+        Flavor::Mysql,
+    );
+    assert_pii(dir.path(), Flavor::Mysql, staging.execute(LEAK)).await;
+}
