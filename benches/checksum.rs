@@ -88,9 +88,16 @@ async fn driftwarden(a: &str, b: &str) -> Result<(Duration, BTreeSet<String>), S
 
 /// Keys that differ according to reladiff, and how long it took; `None` when not installed.
 fn reladiff(a: &str, b: &str) -> Option<Result<(Duration, BTreeSet<String>), String>> {
+    // reladiff knows the postgresql:// scheme only (and exits 0 on the error).
+    let (a, b) = (
+        a.replacen("postgres://", "postgresql://", 1),
+        b.replacen("postgres://", "postgresql://", 1),
+    );
     let started = Instant::now();
     let output = Command::new("reladiff")
-        .args([a, "big", b, "big", "-k", "id", "-c", "name", "-c", "amount", "-c", "note", "--json"])
+        .args([
+            &a, "big", &b, "big", "-k", "id", "-c", "name", "-c", "amount", "-c", "note", "--json",
+        ])
         .output();
     let output = match output {
         Ok(o) => o,
@@ -98,8 +105,9 @@ fn reladiff(a: &str, b: &str) -> Option<Result<(Duration, BTreeSet<String>), Str
         Err(e) => return Some(Err(e.to_string())),
     };
     let elapsed = started.elapsed();
-    if !output.status.success() {
-        return Some(Err(String::from_utf8_lossy(&output.stderr).into_owned()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() || stderr.contains("ERROR") {
+        return Some(Err(stderr.into_owned()));
     }
     let mut keys = BTreeSet::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
@@ -136,10 +144,18 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::SUCCESS;
         }
     }
-    let (a, b) = (with_database(&server, &names[0]), with_database(&server, &names[1]));
+    let (a, b) = (
+        with_database(&server, &names[0]),
+        with_database(&server, &names[1]),
+    );
     let result = bench(&a, &b, rows).await;
     for name in &names {
-        if let Err(e) = run(&server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await {
+        if let Err(e) = run(
+            &server,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await
+        {
             eprintln!("warning: could not drop {name}: {e}");
         }
     }
@@ -165,11 +181,13 @@ async fn bench(a: &str, b: &str, rows: u64) -> Result<String, String> {
     let setup = format!(
         "CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL, amount double precision, note text);
          INSERT INTO big SELECT g, 'name ' || g, g * 1.25, CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' END
-         FROM generate_series(1, {rows}) g;
-         VACUUM ANALYZE big;"
+         FROM generate_series(1, {rows}) g;"
     );
-    run(a, &setup).await?;
-    run(b, &setup).await?;
+    for url in [a, b] {
+        run(url, &setup).await?;
+        // Its own statement: VACUUM cannot run inside the implicit multi-statement transaction.
+        run(url, "VACUUM ANALYZE big").await?;
+    }
     run(
         b,
         &format!(

@@ -20,6 +20,25 @@ use crate::collectors::sql::{mysql, postgres};
 use crate::collectors::CollectError;
 use crate::config::{ChecksumSpec, SourceKind, SqlOptions};
 
+/// Runs the statement `Dialect::X.$method(args)` on a database that hashes in SQL (PostgreSQL
+/// or MySQL) and runs `$body` for each row; the body is written once for both row types.
+macro_rules! in_database {
+    ($engine:expr, $method:ident ( $($arg:expr),* ), |$row:ident| $body:block) => {
+        match $engine {
+            Engine::Postgres(conn) => {
+                let sql = Dialect::Postgres.$method($($arg),*);
+                for $row in sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(failed)? $body
+            }
+            Engine::Mysql(conn) => {
+                let sql = Dialect::Mysql.$method($($arg),*);
+                for $row in sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(failed)? $body
+            }
+            // Handled by the caller before: SQLite rows are hashed here, not in SQL.
+            Engine::Sqlite(_) => {}
+        }
+    };
+}
+
 /// An open read-only connection to one side.
 pub enum Engine {
     /// PostgreSQL (read-only session, `statement_timeout` = the checksum timeout).
@@ -66,8 +85,8 @@ impl Engine {
     /// Names the hashing scheme; digests of different schemes are not comparable.
     pub fn algorithm(&self) -> &'static str {
         match self {
-            Engine::Postgres(_) => "postgres-md5/1",
-            Engine::Mysql(_) => "mysql-md5/1",
+            Engine::Postgres(_) => "postgres-hashtext/1",
+            Engine::Mysql(_) => "mysql-crc32/1",
             Engine::Sqlite(_) => "sqlite-sha256/1",
         }
     }
@@ -209,56 +228,32 @@ impl Engine {
         within: Option<(u32, &[u32])>,
     ) -> Result<Digest, ParityError> {
         let mut digest = Digest::new();
-        match self {
-            Engine::Postgres(conn) => {
-                let sql = Dialect::Postgres.digest(shape, bits, within);
-                for row in sqlx::query(AssertSqlSafe(sql))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(failed)?
-                {
-                    let b: i64 = row.try_get("b").map_err(failed)?;
-                    let n: i64 = row.try_get("n").map_err(failed)?;
-                    let s: String = row.try_get("s").map_err(failed)?;
-                    digest.insert(bucket_number(b)?, bucket(n, &s)?);
-                }
-            }
-            Engine::Mysql(conn) => {
-                let sql = Dialect::Mysql.digest(shape, bits, within);
-                for row in sqlx::query(AssertSqlSafe(sql))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(failed)?
-                {
-                    let b: u64 = row.try_get("b").map_err(failed)?;
-                    let n: i64 = row.try_get("n").map_err(failed)?;
-                    let s: String = row.try_get("s").map_err(failed)?;
-                    digest.insert(
-                        bucket_number(i64::try_from(b).unwrap_or(-1))?,
-                        bucket(n, &s)?,
-                    );
-                }
-            }
-            Engine::Sqlite(conn) => {
-                let parents = within.map(|(parent_bits, buckets)| (mask(parent_bits), buckets));
-                let mut rows = sqlx::query(AssertSqlSafe(sqlite_select(shape))).fetch(&mut *conn);
-                while let Some(row) = rows.try_next().await.map_err(failed)? {
-                    let key: String = row.try_get(0).map_err(failed)?;
-                    let text: String = row.try_get(1).map_err(failed)?;
-                    let kh = key_hash(&key);
-                    if let Some((m, buckets)) = parents {
-                        if !buckets.contains(&((u64::from(kh) & m) as u32)) {
-                            continue;
-                        }
+        if let Engine::Sqlite(conn) = self {
+            let parents = within.map(|(parent_bits, buckets)| (mask(parent_bits), buckets));
+            let mut rows = sqlx::query(AssertSqlSafe(sqlite_select(shape))).fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(failed)? {
+                let key: String = row.try_get(0).map_err(failed)?;
+                let text: String = row.try_get(1).map_err(failed)?;
+                let kh = key_hash(&key);
+                if let Some((m, buckets)) = parents {
+                    if !buckets.contains(&((u64::from(kh) & m) as u32)) {
+                        continue;
                     }
-                    let entry = digest
-                        .entry((u64::from(kh) & mask(bits)) as u32)
-                        .or_default();
-                    entry.count += 1;
-                    entry.sum += row_hash48(&text);
                 }
+                let entry = digest
+                    .entry((u64::from(kh) & mask(bits)) as u32)
+                    .or_default();
+                entry.count += 1;
+                entry.sum += row_hash48(&text);
             }
+            return Ok(digest);
         }
+        in_database!(self, digest(shape, bits, within), |row| {
+            let b: i64 = row.try_get("b").map_err(failed)?;
+            let n: i64 = row.try_get("n").map_err(failed)?;
+            let s: String = row.try_get("s").map_err(failed)?;
+            digest.insert(bucket_number(b)?, bucket(n, &s)?);
+        });
         Ok(digest)
     }
 
@@ -270,46 +265,25 @@ impl Engine {
         buckets: &[u32],
     ) -> Result<BTreeMap<String, String>, ParityError> {
         let mut out = BTreeMap::new();
-        match self {
-            Engine::Postgres(conn) => {
-                let sql = Dialect::Postgres.rows(shape, bits, buckets);
-                for row in sqlx::query(AssertSqlSafe(sql))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(failed)?
-                {
-                    out.insert(
-                        row.try_get("k").map_err(failed)?,
-                        row.try_get("h").map_err(failed)?,
-                    );
+        if let Engine::Sqlite(conn) = self {
+            let m = mask(bits);
+            let mut rows = sqlx::query(AssertSqlSafe(sqlite_select(shape))).fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(failed)? {
+                let key: String = row.try_get(0).map_err(failed)?;
+                if !buckets.contains(&((u64::from(key_hash(&key)) & m) as u32)) {
+                    continue;
                 }
+                let text: String = row.try_get(1).map_err(failed)?;
+                out.insert(key, hex::encode(&Sha256::digest(text.as_bytes())[..16]));
             }
-            Engine::Mysql(conn) => {
-                let sql = Dialect::Mysql.rows(shape, bits, buckets);
-                for row in sqlx::query(AssertSqlSafe(sql))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(failed)?
-                {
-                    out.insert(
-                        row.try_get("k").map_err(failed)?,
-                        row.try_get("h").map_err(failed)?,
-                    );
-                }
-            }
-            Engine::Sqlite(conn) => {
-                let m = mask(bits);
-                let mut rows = sqlx::query(AssertSqlSafe(sqlite_select(shape))).fetch(&mut *conn);
-                while let Some(row) = rows.try_next().await.map_err(failed)? {
-                    let key: String = row.try_get(0).map_err(failed)?;
-                    if !buckets.contains(&((u64::from(key_hash(&key)) & m) as u32)) {
-                        continue;
-                    }
-                    let text: String = row.try_get(1).map_err(failed)?;
-                    out.insert(key, hex::encode(&Sha256::digest(text.as_bytes())[..16]));
-                }
-            }
+            return Ok(out);
         }
+        in_database!(self, rows(shape, bits, buckets), |row| {
+            out.insert(
+                row.try_get("k").map_err(failed)?,
+                row.try_get("h").map_err(failed)?,
+            );
+        });
         Ok(out)
     }
 }
