@@ -13,6 +13,7 @@ mod sql;
 
 mod applied;
 mod constraints;
+mod indexes;
 mod privileges;
 mod relations;
 mod routines;
@@ -26,6 +27,7 @@ use std::time::Instant;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::Connection;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::debug;
 
@@ -88,8 +90,7 @@ pub async fn collect_with_stats(
     Ok((tree, stats))
 }
 
-/// The object families, in the order their rows are applied to the tree (sub-objects after
-/// the relations they hang on; schemas after everything that can live in them).
+/// The object families, one catalog query each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
     Relations,
@@ -104,6 +105,22 @@ enum Family {
     Privileges,
     Extensions,
     Settings,
+}
+
+impl Family {
+    /// The families whose rows must be in the tree before this one's are applied: sub-objects
+    /// hang on their relations; primary-key positions and index collations are set on columns;
+    /// schemas are kept when anything collected lives in them, and get their privileges after.
+    fn after(self) -> &'static [Family] {
+        use Family::*;
+        match self {
+            Relations | Functions | Types | Extensions | Settings => &[],
+            Columns | Triggers | Policies => &[Relations],
+            Constraints | Indexes => &[Relations, Columns],
+            Schemas => &[Relations, Functions, Types],
+            Privileges => &[Relations, Schemas],
+        }
+    }
 }
 
 const fn query(sql: &'static str, what: &'static str, filtered: bool) -> Query {
@@ -126,7 +143,7 @@ const FAMILIES: [(Family, Query); 12] = [
     ),
     (
         Family::Indexes,
-        query(constraints::INDEXES, "reading indexes (pg_index)", true),
+        query(indexes::INDEXES, "reading indexes (pg_index)", true),
     ),
     (
         Family::Constraints,
@@ -178,11 +195,32 @@ const FAMILIES: [(Family, Query); 12] = [
     ),
 ];
 
+/// The catalog queries for a server of `version` (`server_version_num`).
+fn families(version: u32) -> Vec<(Family, Query)> {
+    FAMILIES
+        .iter()
+        .map(|&(family, query)| match family {
+            Family::Indexes if version < indexes::NULLS_NOT_DISTINCT_SINCE => (
+                family,
+                Query {
+                    sql: indexes::INDEXES_BEFORE_15,
+                    ..query
+                },
+            ),
+            _ => (family, query),
+        })
+        .collect()
+}
+
 /// Most sessions the catalog is read on at once.
 const MAX_CATALOG_SESSIONS: usize = 4;
 
+/// Rows of one family, from whichever session read them.
+type Fetched = (Family, Vec<PgRow>);
+
 /// The catalog reads, in one snapshot (spread over up to `count_concurrency` sessions, capped
-/// at four), then the migration tables after it on the main session.
+/// at four), then the migration tables after it on the main session. The tree is built on a
+/// task of its own while the queries still run.
 async fn read_catalog(
     session: &mut Session,
     connect_options: &PgConnectOptions,
@@ -208,45 +246,116 @@ async fn read_catalog(
             }
         }
     }
-    let (mut fetched, helper_statements) = fetch_all(session, helpers).await?;
-    // Apply in family order, whichever session fetched them.
-    fetched.sort_by_key(|(family, _)| order(*family));
-    let target = session.target().to_string();
-    let target = target.as_str();
-    let mut schema = Schema::default();
-    let mut tables = Vec::new();
-    let mut settings = Node::map();
-    let filtered = !options.objects.include.is_empty();
-    for (family, rows) in &fetched {
-        debug!(family = ?family, rows = rows.len(), "Applying catalog rows.");
-        match family {
-            Family::Relations => tables = relations::apply(rows, &mut schema, target)?,
-            Family::Columns => relations::apply_columns(rows, &mut schema, target)?,
-            Family::Constraints => constraints::apply_constraints(rows, &mut schema, target)?,
-            Family::Indexes => constraints::apply_indexes(rows, &mut schema, target)?,
-            Family::Triggers => constraints::apply_triggers(rows, &mut schema, target)?,
-            Family::Policies => constraints::apply_policies(rows, &mut schema, target)?,
-            Family::Functions => routines::apply(rows, &mut schema, target)?,
-            Family::Types => types::apply_types(rows, &mut schema, target)?,
-            Family::Schemas => types::apply_schemas(rows, &mut schema, filtered, target)?,
-            Family::Privileges => privileges::apply(rows, &mut schema, target)?,
-            Family::Extensions => types::apply_extensions(rows, &mut schema, target)?,
-            Family::Settings => settings = settings::apply(rows, &options.settings, target)?,
-        }
-    }
+    let work = families(session.server_version());
+    let (sender, receiver) = mpsc::unbounded_channel();
+    // Applying rows is client CPU work (half a million leaves on big schemas): done while the
+    // slower queries still run rather than after the last one. A JoinSet, so an early return
+    // on error aborts it.
+    let mut builder = JoinSet::new();
+    builder.spawn(build(
+        receiver,
+        options.settings.clone(),
+        !options.objects.include.is_empty(),
+        session.target().to_string(),
+    ));
+    let helper_statements = fetch_all(session, helpers, &work, sender).await?;
     let migrations = applied::read(session).await?;
-
+    let built = builder
+        .join_next()
+        .await
+        .ok_or_else(|| CollectError::query(session.target(), "the tree builder did not run"))?
+        .map_err(|err| {
+            CollectError::query(session.target(), format!("a catalog task failed: {err}"))
+        })??;
     let mut tree = Node::map();
-    tree.insert("schema", schema.into_node());
-    tree.insert("settings", settings);
+    tree.insert("schema", built.schema.into_node());
+    tree.insert("settings", built.settings);
     if let Some(migrations) = migrations {
         tree.insert("migrations", migrations);
     }
-    Ok((tree, tables, helper_statements))
+    Ok((tree, built.tables, helper_statements))
 }
 
-fn order(family: Family) -> u8 {
-    family as u8
+/// What the builder made of the catalog rows.
+struct Built {
+    schema: Schema,
+    tables: Vec<relations::TableRef>,
+    settings: Node,
+}
+
+/// Applies each family's rows as they arrive, once the families it hangs on are applied
+/// ([`Family::after`]); the tree does not depend on the order rows arrive in.
+async fn build(
+    mut receiver: mpsc::UnboundedReceiver<Fetched>,
+    settings_filter: crate::glob::NameFilter,
+    filtered: bool,
+    target: String,
+) -> Result<Built, CollectError> {
+    let target = target.as_str();
+    let mut built = Built {
+        schema: Schema::default(),
+        tables: Vec::new(),
+        settings: Node::map(),
+    };
+    let mut pending: Vec<Fetched> = Vec::new();
+    let mut applied: Vec<Family> = Vec::with_capacity(FAMILIES.len());
+    while let Some(fetched) = receiver.recv().await {
+        pending.push(fetched);
+        while let Some(ready) = pending
+            .iter()
+            .position(|(family, _)| family.after().iter().all(|needed| applied.contains(needed)))
+        {
+            let (family, rows) = pending.swap_remove(ready);
+            apply(
+                family,
+                &rows,
+                &mut built,
+                &settings_filter,
+                filtered,
+                target,
+            )?;
+            applied.push(family);
+        }
+    }
+    // A lane that failed sent nothing more; its error is the one reported (see fetch_all).
+    if applied.len() != FAMILIES.len() {
+        return Err(CollectError::query(
+            target,
+            format!(
+                "catalog families left unread: {pending_families:?}",
+                pending_families = pending.iter().map(|(f, _)| *f).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    Ok(built)
+}
+
+/// Applies one family's rows to the tree under construction.
+fn apply(
+    family: Family,
+    rows: &[PgRow],
+    built: &mut Built,
+    settings_filter: &crate::glob::NameFilter,
+    filtered: bool,
+    target: &str,
+) -> Result<(), CollectError> {
+    debug!(family = ?family, rows = rows.len(), "Applying catalog rows.");
+    let schema = &mut built.schema;
+    match family {
+        Family::Relations => built.tables = relations::apply(rows, schema, target)?,
+        Family::Columns => relations::apply_columns(rows, schema, target)?,
+        Family::Constraints => constraints::apply_constraints(rows, schema, target)?,
+        Family::Indexes => indexes::apply_indexes(rows, schema, target)?,
+        Family::Triggers => constraints::apply_triggers(rows, schema, target)?,
+        Family::Policies => constraints::apply_policies(rows, schema, target)?,
+        Family::Functions => routines::apply(rows, schema, target)?,
+        Family::Types => types::apply_types(rows, schema, target)?,
+        Family::Schemas => types::apply_schemas(rows, schema, filtered, target)?,
+        Family::Privileges => privileges::apply(rows, schema, target)?,
+        Family::Extensions => types::apply_extensions(rows, schema, target)?,
+        Family::Settings => built.settings = settings::apply(rows, settings_filter, target)?,
+    }
+    Ok(())
 }
 
 /// Another session reading the exported `snapshot`.
@@ -266,16 +375,18 @@ async fn helper(
     Ok(helper)
 }
 
-/// Runs every catalog query, spread round-robin over the main session and the helpers, and
-/// closes the helpers. Returns the rows per family and the helpers' statement count.
+/// Runs every catalog query, spread round-robin over the main session and the helpers, sending
+/// each family's rows to `sender` as soon as they are read; ends the main transaction and
+/// closes the helpers. Returns the helpers' statement count.
 async fn fetch_all(
     main: &mut Session,
     helpers: Vec<Session>,
-) -> Result<(Vec<(Family, Vec<PgRow>)>, usize), CollectError> {
+    work: &[(Family, Query)],
+    sender: mpsc::UnboundedSender<Fetched>,
+) -> Result<usize, CollectError> {
     let lanes = helpers.len() + 1;
     let share = |lane: usize| -> Vec<(Family, Query)> {
-        FAMILIES
-            .iter()
+        work.iter()
             .enumerate()
             .filter(|(i, _)| i % lanes == lane)
             .map(|(_, f)| *f)
@@ -283,37 +394,41 @@ async fn fetch_all(
     };
     let mut set = JoinSet::new();
     for (lane, mut helper) in helpers.into_iter().enumerate() {
-        let work = share(lane + 1);
+        let (work, sender) = (share(lane + 1), sender.clone());
         set.spawn(async move {
-            let fetched = fetch_lane(&mut helper, &work).await;
+            let fetched = fetch_lane(&mut helper, &work, &sender).await;
             let ended = helper.execute("COMMIT").await;
             let statements = helper.statements();
             helper.close().await;
-            fetched.and_then(|rows| ended.map(|()| (rows, statements)))
+            fetched.and(ended).map(|()| statements)
         });
     }
-    let mut fetched = fetch_lane(main, &share(0)).await?;
+    fetch_lane(main, &share(0), &sender).await?;
+    // The builder learns that nothing more comes once the helpers' senders are gone too.
+    drop(sender);
     // The helpers imported the snapshot when they connected: the main transaction can end
     // now rather than sit idle while they finish.
     main.execute("COMMIT").await?;
     let mut statements = 0;
     while let Some(joined) = set.join_next().await {
-        let (rows, count) = joined.map_err(|err| {
+        statements += joined.map_err(|err| {
             CollectError::query(main.target(), format!("a catalog task failed: {err}"))
         })??;
-        fetched.extend(rows);
-        statements += count;
     }
-    Ok((fetched, statements))
+    Ok(statements)
 }
 
 async fn fetch_lane(
     session: &mut Session,
     work: &[(Family, Query)],
-) -> Result<Vec<(Family, Vec<PgRow>)>, CollectError> {
-    let mut out = Vec::with_capacity(work.len());
+    sender: &mpsc::UnboundedSender<Fetched>,
+) -> Result<(), CollectError> {
     for (family, query) in work {
-        out.push((*family, session.fetch(*query).await?));
+        let rows = session.fetch(*query).await?;
+        // The builder only stops early when it failed; that error is reported, not this.
+        if sender.send((*family, rows)).is_err() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
