@@ -4,7 +4,8 @@
 //! Everything is read from `pg_catalog` (not `information_schema`, whose rows depend on the
 //! caller's privileges) in a fixed number of whole-database queries, one per object family,
 //! all in one snapshot (a read-only REPEATABLE READ transaction, exported to up to three more
-//! sessions that share the queries) so the families agree with each other.
+//! sessions that take the queries from one queue) so the families agree with each other. Each
+//! family's rows are applied to the tree as they arrive, while the other queries still run.
 //! Objects are named `schema.name`, never by OID; objects created by extensions are left to
 //! the extension's entry. The tree has the same shape as the SQLite collector's.
 
@@ -27,7 +28,9 @@ use std::time::Instant;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::Connection;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::debug;
 
@@ -131,15 +134,29 @@ const fn query(sql: &'static str, what: &'static str, filtered: bool) -> Query {
     }
 }
 
-/// Every catalog query, heaviest first so that spreading them over sessions balances.
-const FAMILIES: [(Family, Query); 12] = [
+/// Every catalog query, in the order sessions take them: heaviest first (the main session starts
+/// before the others have connected), relations early since every sub-object hangs on them.
+/// The columns are read in two halves.
+const FAMILIES: [(Family, Query); 13] = [
+    (
+        Family::Columns,
+        query(
+            relations::COLUMNS_EVEN,
+            "reading columns (pg_attribute, even table oids)",
+            true,
+        ),
+    ),
     (
         Family::Relations,
         query(relations::RELATIONS, "reading relations (pg_class)", true),
     ),
     (
         Family::Columns,
-        query(relations::COLUMNS, "reading columns (pg_attribute)", true),
+        query(
+            relations::COLUMNS_ODD,
+            "reading columns (pg_attribute, odd table oids)",
+            true,
+        ),
     ),
     (
         Family::Indexes,
@@ -195,21 +212,41 @@ const FAMILIES: [(Family, Query); 12] = [
     ),
 ];
 
-/// The catalog queries for a server of `version` (`server_version_num`).
-fn families(version: u32) -> Vec<(Family, Query)> {
-    FAMILIES
-        .iter()
-        .map(|&(family, query)| match family {
-            Family::Indexes if version < indexes::NULLS_NOT_DISTINCT_SINCE => (
-                family,
-                Query {
-                    sql: indexes::INDEXES_BEFORE_15,
-                    ..query
-                },
-            ),
-            _ => (family, query),
-        })
-        .collect()
+/// Query `index` of [`FAMILIES`] for a server of `version` (`server_version_num`).
+fn query_for(index: usize, version: u32) -> Fetch {
+    let (family, query) = FAMILIES[index % FAMILIES.len()];
+    let query = match family {
+        Family::Indexes if version < indexes::NULLS_NOT_DISTINCT_SINCE => Query {
+            sql: indexes::INDEXES_BEFORE_15,
+            ..query
+        },
+        _ => query,
+    };
+    (family, query)
+}
+
+/// A family and the query reading it (or part of it).
+type Fetch = (Family, Query);
+
+/// How many queries read `family`.
+fn parts(family: Family) -> usize {
+    FAMILIES.iter().filter(|(f, _)| *f == family).count()
+}
+
+/// The queries not yet run (indexes into [`FAMILIES`]), taken by whichever session is free: a
+/// session that finishes early takes the next one rather than sit idle while another has three.
+struct Queue(std::sync::Mutex<std::collections::VecDeque<usize>>);
+
+impl Queue {
+    fn new() -> Self {
+        Queue(std::sync::Mutex::new((0..FAMILIES.len()).collect()))
+    }
+
+    /// The next query to run; `None` when all are taken.
+    fn next(&self) -> Option<usize> {
+        // A poisoned lock means a reader panicked: its task error is the one reported.
+        self.0.lock().ok().and_then(|mut queue| queue.pop_front())
+    }
 }
 
 /// Most sessions the catalog is read on at once.
@@ -226,31 +263,12 @@ async fn read_catalog(
     connect_options: &PgConnectOptions,
     options: &SqlOptions,
 ) -> Result<(Tree, Vec<relations::TableRef>, usize), CollectError> {
-    session.begin().await?;
     let wanted = options.count_concurrency.clamp(1, MAX_CATALOG_SESSIONS);
-    let mut helpers = Vec::new();
-    if wanted > 1 {
-        if let Some(id) = session.export_snapshot().await? {
-            // Connect the helpers at once: each connection costs a round trip or three.
-            let mut set = JoinSet::new();
-            for _ in 1..wanted {
-                let (connect, objects, id) =
-                    (connect_options.clone(), options.objects.clone(), id.clone());
-                let (target, limits) = (session.target().to_string(), session.limits());
-                set.spawn(async move { helper(target, limits, &connect, &objects, &id).await });
-            }
-            while let Some(joined) = set.join_next().await {
-                helpers.push(joined.map_err(|err| {
-                    CollectError::query(session.target(), format!("a catalog task failed: {err}"))
-                })??);
-            }
-        }
-    }
-    let work = families(session.server_version());
+    let queue = Arc::new(Queue::new());
     let (sender, receiver) = mpsc::unbounded_channel();
     // Applying rows is client CPU work (half a million leaves on big schemas): done while the
-    // slower queries still run rather than after the last one. A JoinSet, so an early return
-    // on error aborts it.
+    // slower queries still run rather than after the last one. JoinSets, so an early return
+    // on error aborts the tasks.
     let mut builder = JoinSet::new();
     builder.spawn(build(
         receiver,
@@ -258,7 +276,55 @@ async fn read_catalog(
         !options.objects.include.is_empty(),
         session.target().to_string(),
     ));
-    let helper_statements = fetch_all(session, helpers, &work, sender).await?;
+    // The helpers connect while the main session begins and exports its snapshot (each
+    // connection costs a few round trips), then import it and take queries from the queue.
+    let (snapshot, snapshot_id) = watch::channel(None);
+    let (imported, mut imports) = mpsc::unbounded_channel();
+    let mut helpers = JoinSet::new();
+    for _ in 1..wanted {
+        helpers.spawn(helper(Helper {
+            target: session.target().to_string(),
+            limits: session.limits(),
+            connect_options: connect_options.clone(),
+            objects: options.objects.clone(),
+            snapshot: snapshot_id.clone(),
+            imported: imported.clone(),
+            queue: Arc::clone(&queue),
+            sender: sender.clone(),
+        }));
+    }
+    drop((snapshot_id, imported));
+    session.begin().await?;
+    let id = if wanted > 1 {
+        session.export_snapshot().await?
+    } else {
+        None
+    };
+    if snapshot.send(Some(id.clone())).is_err() {
+        // Receivers are gone only if every helper already ended (failed to connect): their
+        // errors are reported below.
+        debug!("No helper session is waiting for the snapshot.");
+    }
+    let version = session.server_version();
+    fetch_lane(session, &queue, version, &sender).await?;
+    // The builder learns that nothing more comes once the helpers' senders are gone too.
+    drop(sender);
+    // The exporting transaction must stay open until every helper has imported its snapshot
+    // (a helper that failed drops its notifier; its error is reported below).
+    if id.is_some() {
+        for _ in 1..wanted {
+            if imports.recv().await.is_none() {
+                break;
+            }
+        }
+    }
+    session.execute("COMMIT").await?;
+    let mut helper_statements = 0;
+    while let Some(joined) = helpers.join_next().await {
+        helper_statements += joined.map_err(|err| {
+            CollectError::query(session.target(), format!("a catalog task failed: {err}"))
+        })??;
+    }
     let migrations = applied::read(session).await?;
     let built = builder
         .join_next()
@@ -301,10 +367,11 @@ async fn build(
     let mut applied: Vec<Family> = Vec::with_capacity(FAMILIES.len());
     while let Some(fetched) = receiver.recv().await {
         pending.push(fetched);
-        while let Some(ready) = pending
-            .iter()
-            .position(|(family, _)| family.after().iter().all(|needed| applied.contains(needed)))
-        {
+        while let Some(ready) = pending.iter().position(|(family, _)| {
+            family.after().iter().all(|needed| {
+                applied.iter().filter(|done| *done == needed).count() == parts(*needed)
+            })
+        }) {
             let (family, rows) = pending.swap_remove(ready);
             apply(
                 family,
@@ -358,75 +425,66 @@ fn apply(
     Ok(())
 }
 
-/// Another session reading the exported `snapshot`.
-async fn helper(
+/// What a helper session needs.
+struct Helper {
     target: String,
     limits: Limits,
-    connect_options: &PgConnectOptions,
-    objects: &crate::glob::NameFilter,
-    snapshot: &str,
-) -> Result<Session, CollectError> {
-    let conn = PgConnection::connect_with(connect_options)
-        .await
-        .map_err(|err| session::connect_error(&target, &err))?;
-    let mut helper = Session::new(conn, target, limits, objects);
-    helper.begin().await?;
-    helper.import_snapshot(snapshot).await?;
-    Ok(helper)
-}
-
-/// Runs every catalog query, spread round-robin over the main session and the helpers, sending
-/// each family's rows to `sender` as soon as they are read; ends the main transaction and
-/// closes the helpers. Returns the helpers' statement count.
-async fn fetch_all(
-    main: &mut Session,
-    helpers: Vec<Session>,
-    work: &[(Family, Query)],
+    connect_options: PgConnectOptions,
+    objects: crate::glob::NameFilter,
+    /// The exported snapshot: unset until the main session has exported it, `Some(None)` if
+    /// the server refused (the main session then reads alone).
+    snapshot: watch::Receiver<Option<Option<String>>>,
+    /// Told once the snapshot is imported.
+    imported: mpsc::UnboundedSender<()>,
+    queue: Arc<Queue>,
     sender: mpsc::UnboundedSender<Fetched>,
-) -> Result<usize, CollectError> {
-    let lanes = helpers.len() + 1;
-    let share = |lane: usize| -> Vec<(Family, Query)> {
-        work.iter()
-            .enumerate()
-            .filter(|(i, _)| i % lanes == lane)
-            .map(|(_, f)| *f)
-            .collect()
-    };
-    let mut set = JoinSet::new();
-    for (lane, mut helper) in helpers.into_iter().enumerate() {
-        let (work, sender) = (share(lane + 1), sender.clone());
-        set.spawn(async move {
-            let fetched = fetch_lane(&mut helper, &work, &sender).await;
-            let ended = helper.execute("COMMIT").await;
-            let statements = helper.statements();
-            helper.close().await;
-            fetched.and(ended).map(|()| statements)
-        });
-    }
-    fetch_lane(main, &share(0), &sender).await?;
-    // The builder learns that nothing more comes once the helpers' senders are gone too.
-    drop(sender);
-    // The helpers imported the snapshot when they connected: the main transaction can end
-    // now rather than sit idle while they finish.
-    main.execute("COMMIT").await?;
-    let mut statements = 0;
-    while let Some(joined) = set.join_next().await {
-        statements += joined.map_err(|err| {
-            CollectError::query(main.target(), format!("a catalog task failed: {err}"))
-        })??;
-    }
-    Ok(statements)
 }
 
+/// Another session: connects, joins the exported snapshot, reads families from the queue until
+/// it is empty, ends its transaction. Returns its statement count.
+async fn helper(mut helper: Helper) -> Result<usize, CollectError> {
+    let conn = PgConnection::connect_with(&helper.connect_options)
+        .await
+        .map_err(|err| session::connect_error(&helper.target, &err))?;
+    let mut session = Session::new(conn, helper.target, helper.limits, &helper.objects);
+    let id = match helper.snapshot.wait_for(Option::is_some).await {
+        Ok(id) => id.clone().flatten(),
+        // The main session gave up before exporting: its error is the one reported.
+        Err(_) => None,
+    };
+    let Some(id) = id else {
+        session.close().await;
+        return Ok(0);
+    };
+    session.begin().await?;
+    session.import_snapshot(&id).await?;
+    // The main session waits for this before it commits; if it is gone, it has failed and
+    // its error is the one reported.
+    if helper.imported.send(()).is_err() {
+        debug!("The main catalog session ended before this one imported its snapshot.");
+    }
+    drop(helper.imported);
+    let version = session.server_version();
+    let fetched = fetch_lane(&mut session, &helper.queue, version, &helper.sender).await;
+    let ended = session.execute("COMMIT").await;
+    let statements = session.statements();
+    session.close().await;
+    fetched.and(ended).map(|()| statements)
+}
+
+/// Reads families from `queue` until it is empty, sending each one's rows to the builder as
+/// soon as they are read.
 async fn fetch_lane(
     session: &mut Session,
-    work: &[(Family, Query)],
+    queue: &Queue,
+    version: u32,
     sender: &mpsc::UnboundedSender<Fetched>,
 ) -> Result<(), CollectError> {
-    for (family, query) in work {
-        let rows = session.fetch(*query).await?;
+    while let Some(index) = queue.next() {
+        let (family, query) = query_for(index, version);
+        let rows = session.fetch(query).await?;
         // The builder only stops early when it failed; that error is reported, not this.
-        if sender.send((*family, rows)).is_err() {
+        if sender.send((family, rows)).is_err() {
             break;
         }
     }

@@ -58,9 +58,11 @@ pub const RELATIONS: &str = concat!(
     "   AND idd.deptype = 'i' AND c.relkind = 'S')"
 );
 
-/// Columns of collected tables. `position` counts live columns only, so a dropped column
+/// Columns of collected tables (of one parity of table oid, `$parity`). `position` counts live columns only, so a dropped column
 /// leaves no gap that would differ from a database built without it.
-pub const COLUMNS: &str = concat!(
+macro_rules! columns_query {
+    ($parity:literal) => {
+        concat!(
     "SELECT n.nspname::text AS schema, c.relname::text AS table_name, a.attname::text AS name,",
     " pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,",
     " a.attnotnull AS not_null,",
@@ -82,9 +84,22 @@ pub const COLUMNS: &str = concat!(
     " LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace",
     " LEFT JOIN pg_catalog.pg_description d ON d.objoid = a.attrelid",
     "   AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = a.attnum",
-    " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND",
+    " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')",
+    " AND c.oid::int8 % 2 = ",
+    $parity,
+    " AND",
     collected_relation!()
-);
+        )
+    };
+}
+
+/// [`columns_query`] of the tables with an even oid. The columns are the heaviest family (a
+/// row per column, two deparsed expressions and a type name each): read in two halves, by
+/// table, on two sessions, each half is applied while the other is still read.
+pub const COLUMNS_EVEN: &str = columns_query!("0");
+
+/// [`columns_query`] of the tables with an odd oid.
+pub const COLUMNS_ODD: &str = columns_query!("1");
 
 /// A collected table, as the row counter needs it.
 #[derive(Debug, Clone)]
