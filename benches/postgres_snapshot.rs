@@ -207,6 +207,13 @@ fn report(steps: &[Step]) -> String {
 // The multi-thread runtime, as the binary uses: the catalog sessions decode in parallel.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // RUST_LOG=driftwarden=debug prints each catalog query's time and when its rows are applied.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let server = std::env::var("DRIFTWARDEN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("dw_bench_{}", std::process::id());

@@ -55,6 +55,7 @@ CREATE INDEX orders_hint_idx ON shop.orders (status DESC, lower(hint));
 ALTER TABLE shop.orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_orders ON shop.orders FOR SELECT TO PUBLIC USING (customer_id > 0);
 CREATE UNLOGGED TABLE shop.cart (id int PRIMARY KEY, body jsonb, label text) WITH (fillfactor = 70);
+CREATE INDEX cart_label_idx ON shop.cart (label);
 CREATE TABLE shop.events (id bigint NOT NULL, at date NOT NULL, kind text) PARTITION BY RANGE (at);
 CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE shop.events_2025 PARTITION OF shop.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
@@ -106,6 +107,7 @@ CREATE TABLE shop.events (id bigint NOT NULL, at date NOT NULL, kind text) PARTI
 CREATE TABLE shop.events_2025 PARTITION OF shop.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE UNLOGGED TABLE shop.cart (id int PRIMARY KEY, body jsonb, label text) WITH (fillfactor = 70);
+CREATE INDEX cart_label_idx ON shop.cart (label);
 CREATE SEQUENCE shop.invoice_no AS integer INCREMENT BY 10 MINVALUE 100 MAXVALUE 1000000;
 CREATE TABLE shop.orders (
   id bigserial PRIMARY KEY,
@@ -475,6 +477,89 @@ const DRIFTS: &[Drift] = &[
         "DROP INDEX shop.orders_hint_idx; CREATE INDEX orders_hint_idx ON shop.orders (status, lower(hint))",
         "DROP INDEX shop.orders_hint_idx; CREATE INDEX orders_hint_idx ON shop.orders (status DESC, lower(hint))",
         &[("schema/tables/shop.orders/indexes/orders_hint_idx/definition", Changed)],
+    ),
+    // Index properties: the client composes the definition of plain btree/hash indexes (sort
+    // order, NULLS, UNIQUE, INCLUDE, predicate, method); the server deparses the others
+    // (operator class, collation, storage parameters). Each change must be a finding.
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label DESC NULLS LAST)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed)],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label NULLS FIRST)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed)],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label text_pattern_ops)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed)],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label COLLATE \"C\")",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed)],
+    ),
+    // The column's collation changes and the index keeps the default one: both are findings.
+    drift(
+        "DROP INDEX shop.cart_label_idx; ALTER TABLE shop.cart ALTER label TYPE text COLLATE \"C\";
+         CREATE INDEX cart_label_idx ON shop.cart (label COLLATE \"default\")",
+        "DROP INDEX shop.cart_label_idx; ALTER TABLE shop.cart ALTER label TYPE text COLLATE \"default\";
+         CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[
+            ("schema/tables/shop.cart/columns/label/collation", Changed),
+            ("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed),
+        ],
+    ),
+    drift(
+        "ALTER INDEX shop.cart_label_idx SET (fillfactor = 50)",
+        "ALTER INDEX shop.cart_label_idx RESET (fillfactor)",
+        &[("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed)],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE UNIQUE INDEX cart_label_idx ON shop.cart (label)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[
+            ("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed),
+            ("schema/tables/shop.cart/indexes/cart_label_idx/unique", Changed),
+        ],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart USING hash (label)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[
+            ("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed),
+            ("schema/tables/shop.cart/indexes/cart_label_idx/method", Changed),
+        ],
+    ),
+    drift(
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label, id)",
+        "DROP INDEX shop.cart_label_idx; CREATE INDEX cart_label_idx ON shop.cart (label)",
+        &[
+            ("schema/tables/shop.cart/indexes/cart_label_idx/columns/1", Added),
+            ("schema/tables/shop.cart/indexes/cart_label_idx/definition", Changed),
+        ],
+    ),
+    drift(
+        "DROP INDEX shop.orders_open_idx;
+         CREATE INDEX orders_open_idx ON shop.orders (customer_id) INCLUDE (total, hint) WHERE status <> 'shipped'",
+        "DROP INDEX shop.orders_open_idx;
+         CREATE INDEX orders_open_idx ON shop.orders (customer_id) INCLUDE (total) WHERE status <> 'shipped'",
+        &[
+            ("schema/tables/shop.orders/indexes/orders_open_idx/definition", Changed),
+            ("schema/tables/shop.orders/indexes/orders_open_idx/include/1", Added),
+        ],
+    ),
+    drift(
+        "DROP INDEX shop.orders_open_idx;
+         CREATE INDEX orders_open_idx ON shop.orders (customer_id) INCLUDE (total) WHERE status = 'new'",
+        "DROP INDEX shop.orders_open_idx;
+         CREATE INDEX orders_open_idx ON shop.orders (customer_id) INCLUDE (total) WHERE status <> 'shipped'",
+        &[
+            ("schema/tables/shop.orders/indexes/orders_open_idx/definition", Changed),
+            ("schema/tables/shop.orders/indexes/orders_open_idx/partial", Changed),
+        ],
     ),
     drift(
         "ALTER TABLE shop.cart ADD CONSTRAINT cart_label_key UNIQUE (label)",
@@ -1076,6 +1161,75 @@ async fn collect_postgres_check_exits_2_without_findings_on_each_error() {
     assert!(all.contains("statement timeout"), "{all}");
 }
 
+/// Indexes whose definition the client composes and indexes the server deparses, all read
+/// exactly as `pg_get_indexdef` prints them.
+const INDEX_VARIETY: &str = r#"
+ALTER TABLE shop.cart ADD COLUMN "Mixed Name" varchar(20), ADD COLUMN code text COLLATE "C";
+CREATE INDEX "Cart Mixed" ON shop.cart ("Mixed Name" DESC, id NULLS FIRST, label DESC NULLS LAST);
+CREATE INDEX cart_code_default ON shop.cart (code COLLATE "default");
+CREATE INDEX cart_code_c ON shop.cart (code);
+CREATE INDEX cart_code_pattern ON shop.cart (code text_pattern_ops);
+CREATE UNIQUE INDEX cart_unique ON shop.cart (id, label) INCLUDE ("Mixed Name", body) WHERE id > 0;
+CREATE INDEX cart_hash ON shop.cart USING hash (label);
+CREATE INDEX cart_gin ON shop.cart USING gin (body);
+CREATE INDEX cart_fill ON shop.cart (id) WITH (fillfactor = 60);
+CREATE INDEX events_at ON shop.events (at DESC, kind NULLS FIRST);
+CREATE UNIQUE INDEX events_key ON shop.events (id, at);
+"#;
+
+#[tokio::test]
+async fn collect_postgres_index_definitions_read_as_the_server_prints_them() {
+    let Some(db) = shop().await else { return };
+    db.execute(INDEX_VARIETY).await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if version >= 150_000 {
+        sqlx::raw_sql("CREATE UNIQUE INDEX cart_nnd ON shop.cart (label) NULLS NOT DISTINCT")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // The server's own text, printed with the collector's search_path.
+    sqlx::raw_sql("SET search_path = pg_catalog")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let expected: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT n.nspname || '.' || c.relname, ic.relname::text, pg_get_indexdef(i.indexrelid)
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+         JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('shop', 'public') AND c.relname <> '_sqlx_migrations'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(expected.len() > 20, "{expected:?}");
+    let tree = collect_with(&db.url, &no_counts()).await.unwrap();
+    for (relation, index, definition) in &expected {
+        let family = if relation == "shop.order_sums" {
+            "materialized_views"
+        } else {
+            "tables"
+        };
+        let path = Path::from_segments([
+            "schema",
+            family,
+            relation.as_str(),
+            "indexes",
+            index.as_str(),
+            "definition",
+        ]);
+        assert_eq!(
+            tree.get(&path),
+            Some(&Node::str(definition.as_str())),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn collect_postgres_statement_count_is_flat_and_one_session_agrees_with_four() {
     let Some(db) = shop().await else { return };
@@ -1100,8 +1254,9 @@ async fn collect_postgres_statement_count_is_flat_and_one_session_agrees_with_fo
         .unwrap();
     assert_eq!(small.catalog_statements, large.catalog_statements);
     assert_eq!(large.count_statements, 0);
-    // BEGIN, export, COMMIT, 12 queries over 4 sessions (3 × BEGIN, SET SNAPSHOT, COMMIT),
-    // finding migration tables, reading the one found.
-    assert_eq!(large.catalog_statements, 3 + 12 + 9 + 2);
-    assert_eq!(one_stats.catalog_statements, 2 + 12 + 2);
+    // BEGIN, export, COMMIT, 13 queries over 4 sessions (3 × BEGIN, SET SNAPSHOT, COMMIT),
+    // finding migration tables, reading the one found. 13 queries for 12 families: the
+    // columns, the heaviest, are read in two halves (by table oid) on two sessions.
+    assert_eq!(large.catalog_statements, 3 + 13 + 9 + 2);
+    assert_eq!(one_stats.catalog_statements, 2 + 13 + 2);
 }

@@ -169,6 +169,12 @@ impl Session {
         self.limits
     }
 
+    /// The server's `server_version_num` (150004 for 15.4), reported when the session started;
+    /// 0 if it was not.
+    pub fn server_version(&self) -> u32 {
+        self.conn.server_version_num().unwrap_or(0)
+    }
+
     /// Statements sent so far.
     pub fn statements(&self) -> usize {
         self.statements
