@@ -119,7 +119,7 @@ impl Source<'_> {
         )
     }
 
-    fn rules(&self) -> Result<(Vec<(Rule, Range<usize>)>, Vec<PiiRule>), ConfigError> {
+    fn rules(&self) -> Result<ParsedFile, ConfigError> {
         let raw: RawFile = toml::from_str(self.text)
             .map_err(|e| ConfigError::from_toml(self.file, self.text, &e))?;
         let pii = raw
@@ -398,6 +398,9 @@ fn number(value: &toml::Value) -> Option<f64> {
 }
 
 /// Accumulates rules across files, keeping the first origin of each id.
+/// A file's rules (each with its id's span, for duplicate errors) and its `[[pii]]` columns.
+type ParsedFile = (Vec<(Rule, Range<usize>)>, Vec<PiiRule>);
+
 #[derive(Default)]
 struct Loader {
     rules: Vec<Rule>,
