@@ -431,3 +431,48 @@ async fn mysql_pii_leak_is_counted_never_shown() {
     );
     assert_pii(dir.path(), Flavor::Mysql, staging.execute(LEAK)).await;
 }
+
+#[tokio::test]
+async fn a_table_over_its_row_budget_is_too_large_to_verify_never_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+               WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 100)
+               INSERT INTO t SELECT x, 'v' FROM g;";
+    for name in ["production.db", "staging.db"] {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).unwrap();
+        sqlite_exec(&path, sql).await;
+    }
+    let source = |env: &str, file: &str| {
+        format!(
+            "[environments.{env}.sources.db]\nkind = \"sqlite\"\npath = \"{file}\"\nrow_counts = \"off\"\n\
+             [environments.{env}.sources.db.checksums]\ntables = [\"t\"]\nmax_rows = 10\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("driftwarden.toml"),
+        format!(
+            "rules = []\n[[pairs]]\nname = \"p\"\nbaseline = \"production\"\ncandidate = \"staging\"\n{}{}",
+            source("production", "production.db"),
+            source("staging", "staging.db")
+        ),
+    )
+    .unwrap();
+    let run = driftwarden_in(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(
+        run.code,
+        1,
+        "identical but unverified is not clean: {}",
+        run.all()
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let f = &json["pairs"][0]["findings"][0];
+    assert_eq!(f["path"], "data/t/error");
+    assert!(
+        f["baseline"]
+            .as_str()
+            .unwrap()
+            .contains("too large to verify: 100 rows is more than max_rows = 10"),
+        "{f}"
+    );
+}
