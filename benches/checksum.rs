@@ -19,29 +19,12 @@ use std::time::{Duration, Instant};
 use driftwarden::config::{ChecksumSpec, RowCountMode, Secret, SourceKind, SqlOptions};
 use driftwarden::diff::diff;
 use driftwarden::snapshot::Node;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+#[path = "common/pg.rs"]
+mod pg;
+
+use pg::{run, with_database};
 
 const RUNS: usize = 3;
-
-fn with_database(url: &str, db: &str) -> String {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let base = match url[scheme_end..].find('/') {
-        Some(i) => &url[..scheme_end + i],
-        None => url,
-    };
-    format!("{base}/{db}")
-}
-
-async fn run(url: &str, sql: &str) -> Result<(), String> {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .map_err(|e| e.to_string())?;
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| format!("{e}\n{sql}"))?;
-    conn.close().await.map_err(|e| e.to_string())
-}
 
 fn kind(url: &str) -> SourceKind {
     SourceKind::Postgres {

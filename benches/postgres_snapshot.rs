@@ -15,39 +15,15 @@ use std::time::{Duration, Instant};
 
 use driftwarden::collectors::sql::postgres;
 use driftwarden::config::{RowCountMode, Secret, SqlOptions};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+#[path = "common/pg.rs"]
+mod pg;
+
+use pg::{run, with_database};
 
 const COLUMNS: usize = 20;
 const VIEWS: usize = 300;
 const FUNCTIONS: usize = 300;
 const RUNS: u32 = 3;
-
-/// Replaces the database of a server URL.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-async fn run(url: &str, sql: &str) -> Result<(), String> {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .map_err(|e| e.to_string())?;
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| format!("{e}\n{sql}"))?;
-    conn.close().await.map_err(|e| e.to_string())
-}
 
 /// Server-side generation of tables `from..to` (one statement, so the client is not the
 /// bottleneck): 20 columns, a primary key, two indexes, and a foreign key to the previous
