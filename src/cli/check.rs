@@ -6,7 +6,6 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{check_once, load, print, ConfigArg};
-use crate::check;
 use crate::report::{self, Format};
 use crate::rules::Severity;
 
@@ -40,13 +39,7 @@ pub(crate) fn parse_severity(text: &str) -> Result<Severity, String> {
 /// Runs `check`.
 pub async fn run(args: CheckArgs, quiet: bool) -> Result<u8> {
     let loaded = load(&args.config.config)?;
-    let pairs = check::select_pairs(&loaded.config, args.pair.as_deref())?;
-    if pairs.is_empty() {
-        anyhow::bail!(
-            "{}: no [[pairs]] defined; add one (see docs/config.md)",
-            args.config.config.display()
-        );
-    }
+    let pairs = super::selected_pairs(&args.config.config, &loaded, args.pair.as_deref())?;
     let report = check_once(&loaded, &pairs, quiet).await;
     let color = match args.color.as_str() {
         "always" => true,

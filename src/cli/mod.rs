@@ -117,6 +117,22 @@ pub(crate) fn load(path: &Path) -> Result<crate::app::state::Live> {
     Ok(crate::app::load_live(path)?)
 }
 
+/// The pairs `--pair` selects (all when absent); an error when the config defines none.
+pub(crate) fn selected_pairs<'a>(
+    config_path: &Path,
+    loaded: &'a crate::app::state::Live,
+    only: Option<&str>,
+) -> Result<Vec<&'a crate::config::Pair>> {
+    let pairs = crate::check::select_pairs(&loaded.config, only)?;
+    if pairs.is_empty() {
+        anyhow::bail!(
+            "{}: no [[pairs]] defined; add one (see docs/config.md)",
+            config_path.display()
+        );
+    }
+    Ok(pairs)
+}
+
 /// Writes to stdout, surfacing a closed pipe as an error `main` treats as success.
 pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -59,13 +59,7 @@ async fn existing_store(config: &crate::config::Config) -> Option<Store> {
 /// Runs `report`.
 pub async fn run(args: ReportArgs, quiet: bool) -> Result<u8> {
     let loaded = load(&args.config.config)?;
-    let pairs = check::select_pairs(&loaded.config, args.pair.as_deref())?;
-    if pairs.is_empty() {
-        anyhow::bail!(
-            "{}: no [[pairs]] defined; add one (see docs/config.md)",
-            args.config.config.display()
-        );
-    }
+    let pairs = super::selected_pairs(&args.config.config, &loaded, args.pair.as_deref())?;
     let mut context = Context::new(args.fail_on);
     let store = if args.from_store {
         Some(Store::open(loaded.config.store.url.expose()).await?)

@@ -149,9 +149,8 @@ impl Engine {
                 .await
                 .map_err(failed)?
                 .iter()
-                .map(|r| Ok((r.try_get("name")?, r.try_get("key_pos")?)))
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(failed)?
+                .map(name_and_key_position)
+                .collect::<Result<_, _>>()?
             }
             Engine::Mysql(conn) => sqlx::query(
                 "SELECT CAST(c.COLUMN_NAME AS CHAR) AS name, \
@@ -169,9 +168,8 @@ impl Engine {
             .await
             .map_err(failed)?
             .iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("key_pos")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(failed)?,
+            .map(name_and_key_position)
+            .collect::<Result<_, _>>()?,
             Engine::Sqlite(conn) => {
                 let sql = match &schema {
                     Some(s) => format!(
@@ -187,9 +185,8 @@ impl Engine {
                     .await
                     .map_err(failed)?
                     .iter()
-                    .map(|r| Ok((r.try_get("name")?, r.try_get("key_pos")?)))
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(failed)?
+                    .map(name_and_key_position)
+                    .collect::<Result<_, _>>()?
             }
         };
         if columns.is_empty() {
@@ -286,6 +283,19 @@ impl Engine {
         });
         Ok(out)
     }
+}
+
+/// `(name, key_pos)` of a shape query's row, on any engine.
+fn name_and_key_position<R: Row>(row: &R) -> Result<(String, i64), ParityError>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+{
+    Ok((
+        row.try_get("name").map_err(failed)?,
+        row.try_get("key_pos").map_err(failed)?,
+    ))
 }
 
 fn failed(error: sqlx::Error) -> ParityError {
