@@ -112,17 +112,17 @@ pub async fn refresh_signoffs(state: &Arc<AppState>) {
     }
 }
 
-/// The sign-off in force for `pair` and how many of its snapshots changed since, from the
+/// The sign-off in force for `pair` and what of its snapshots changed since, from the
 /// latest hashes only (cheap: no diff). Called under the status lock.
 pub fn signoff_changes<'a>(
     status: &'a Status,
     config: &Config,
     pair: &Pair,
-) -> Option<(&'a Signoff, usize)> {
+) -> Option<(&'a Signoff, Vec<SinceSignoff>)> {
     let signoff = status.signoffs.get(&pair.name)?;
     let hashes: BTreeMap<SourceKey, String> = check::sources_of(config, &[pair])
         .into_iter()
         .filter_map(|k| status.latest.get(&k).map(|s| (k, s.hash.clone())))
         .collect();
-    Some((signoff, signoff::changes_since(signoff, &hashes).len()))
+    Some((signoff, signoff::changes_since(signoff, &hashes)))
 }

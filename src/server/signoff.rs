@@ -60,8 +60,11 @@ pub async fn create(
 pub async fn list(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
     let pair = known_pair(&state, &name)?;
     let list = state.store.signoffs(Some(&pair.name), 100).await?;
-    let current = view::pair_view(&state, &pair);
-    let since = current.signoff.map(|(_, since)| since).unwrap_or_default();
+    // By content hash only: no diff needed to say what changed since.
+    let live = state.live();
+    let since = state
+        .read_status(|status| view::signoff_changes(status, &live.config, &pair).map(|(_, c)| c))
+        .unwrap_or_default();
     Ok(Json(
         json!({ "signoffs": list, "changed_since_signoff": since }),
     ))

@@ -194,7 +194,7 @@ impl Collector for StateCollector {
                     continue;
                 };
                 signed.add(&[("pair", &pair.name)], seconds(signoff.at));
-                since.add(&[("pair", &pair.name)], changed as f64);
+                since.add(&[("pair", &pair.name)], changed.len() as f64);
             }
             for ((env, source), s) in &status.sources {
                 let labels = [

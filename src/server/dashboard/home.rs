@@ -53,7 +53,7 @@ pub async fn page(State(state): State<Arc<AppState>>) -> Response {
                                 @match signoff_changes(status, config, pair) {
                                     Some((s, changed)) => {
                                         (s.by) " on " (when(s.at))
-                                        @if changed > 0 { br; span.badge.stale { (changed) " snapshot(s) changed since" } }
+                                        @if !changed.is_empty() { br; span.badge.stale { (changed.len()) " snapshot(s) changed since" } }
                                     }
                                     None => span.dim { "never" },
                                 }
