@@ -20,6 +20,7 @@ pub mod diff;
 pub mod findings;
 pub mod glob;
 pub mod parity;
+pub mod replicas;
 pub mod report;
 pub mod rules;
 pub mod scheduler;

@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::app::state::{AppState, SourceFailure};
+use crate::app::state::{AppState, SourceFailure, SourceStatus};
 use crate::check::SourceKey;
 use crate::collectors;
 use crate::compare;
+use crate::replicas;
 use crate::snapshot::{Node, Snapshot};
+use crate::store::Claim;
 
 /// First retry delay after a failure; doubles per failure up to the source's interval.
 const BACKOFF_START: Duration = Duration::from_secs(5);
@@ -73,9 +75,23 @@ async fn source_loop(state: Arc<AppState>, key: SourceKey, cancel: CancellationT
         let Some(source) = state.live().config.source(&key.0, &key.1).cloned() else {
             return;
         };
-        let ok = run_once(&state, &key).await.is_ok();
-        failures = if ok { 0 } else { failures.saturating_add(1) };
-        delay = next_delay(source.interval, source.jitter, failures);
+        match run_once(&state, &key).await {
+            Ok(_) => {
+                failures = 0;
+                delay = next_delay(source.interval, source.jitter, 0);
+            }
+            // Another replica collects it: ask again soon, so a dead holder's lease is taken
+            // over well within one interval of it lapsing.
+            Err(outcome) if outcome.is_elsewhere() => {
+                failures = 0;
+                let retry = (state.live().config.store.lease / 2).min(source.interval);
+                delay = retry + random_up_to(source.jitter.min(retry / 4));
+            }
+            Err(_) => {
+                failures = failures.saturating_add(1);
+                delay = next_delay(source.interval, source.jitter, failures);
+            }
+        }
     }
 }
 
@@ -94,6 +110,16 @@ pub struct RunOutcome {
     pub changed: Option<bool>,
     /// The failure, if any.
     pub error: Option<SourceFailure>,
+}
+
+/// The failure reason of a run left to the replica that holds the source's lease.
+pub const ELSEWHERE: &str = "elsewhere";
+
+impl RunOutcome {
+    /// Whether another replica collects this source (nothing was attempted here).
+    pub fn is_elsewhere(&self) -> bool {
+        self.error.as_ref().is_some_and(|e| e.reason == ELSEWHERE)
+    }
 }
 
 /// Collects one source now (waiting for a permit and for any run of it in progress), stores
@@ -124,8 +150,27 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         });
         return Err(outcome);
     };
+    let lease = replicas::source_lease(&key.1);
+    if let Claim::Elsewhere(holder) = replicas::claim(state, &lease).await {
+        follow(state, key, &holder).await;
+        outcome.error = Some(SourceFailure {
+            reason: ELSEWHERE.into(),
+            message: format!("collected by replica {holder:?}"),
+            at: Utc::now(),
+        });
+        return Err(outcome);
+    }
     let lock = state.run_lock(key);
     let _running = lock.lock().await;
+    // Taken over (or back) from another replica: start from what it stored, so the first
+    // comparison with the previous snapshot is against the latest one, not a stale copy.
+    let was_foreign = state.with_status(|s| {
+        s.sources.entry(key.clone()).or_default().collected_by = None;
+        s.foreign.remove(&key.1).is_some()
+    });
+    if was_foreign {
+        load_stored(state, key).await;
+    }
     // The semaphore is never closed, so acquiring cannot fail; run unbounded if it ever did.
     let _permit = state.permits.clone().acquire_owned().await.ok();
     let started = Utc::now();
@@ -174,6 +219,16 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
             return Err(outcome);
         }
     };
+    // Fencing: a replica that stalled past its lease must not store over the new holder's.
+    if let Claim::Elsewhere(holder) = replicas::claim(state, &lease).await {
+        warn!(holder = %holder, "The lease passed to another replica during collection; this result is discarded.");
+        outcome.error = Some(SourceFailure {
+            reason: ELSEWHERE.into(),
+            message: format!("collected by replica {holder:?}"),
+            at: Utc::now(),
+        });
+        return Err(outcome);
+    }
     let saved = match state.store.save_snapshot(&snapshot).await {
         Ok(saved) => saved,
         Err(error) => {
@@ -281,32 +336,79 @@ pub async fn load_latest(state: &Arc<AppState>) {
     let live = state.live();
     for (env, environment) in &live.config.environments {
         for name in environment.sources.keys() {
-            match state.store.latest_snapshot(env, name).await {
-                Ok(Some((meta, tree))) => {
-                    let snapshot = Snapshot {
-                        environment: env.clone(),
-                        source: name.clone(),
-                        taken_at: meta.taken_at,
-                        duration_seconds: meta.duration_seconds,
-                        hash: meta.hash.clone(),
-                        tree,
-                    };
-                    state.with_status(|s| {
-                        let status = s.sources.entry((env.clone(), name.clone())).or_default();
-                        status.snapshot_id = Some(meta.id);
-                        status.last_change = Some(meta.taken_at);
-                        status.leaves = snapshot.tree.leaf_count();
-                        s.latest
-                            .insert((env.clone(), name.clone()), Arc::new(snapshot));
-                    });
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    warn!(environment = %env, source = %name, error = %error, "Reading the last snapshot failed.")
-                }
-            }
+            load_stored(state, &(env.clone(), name.clone())).await;
         }
     }
+}
+
+/// Makes the store's latest snapshot of `key` the one in memory, when it is not already.
+async fn load_stored(state: &Arc<AppState>, key: &SourceKey) {
+    let known = state.read_status(|s| s.sources.get(key).and_then(|s| s.snapshot_id));
+    let meta = match state.store.latest_meta(&key.0, &key.1).await {
+        Ok(Some(meta)) if Some(meta.id) != known => meta,
+        Ok(_) => return,
+        Err(error) => {
+            warn!(environment = %key.0, source = %key.1, error = %error, "Reading the last snapshot failed.");
+            return;
+        }
+    };
+    let tree = match state.store.snapshot(meta.id).await {
+        Ok(Some((_, tree))) => tree,
+        // Pruned or replaced meanwhile: the next round reads the newer one.
+        Ok(None) => return,
+        Err(error) => {
+            warn!(environment = %key.0, source = %key.1, error = %error, "Reading the last snapshot failed.");
+            return;
+        }
+    };
+    let snapshot = Snapshot {
+        environment: key.0.clone(),
+        source: key.1.clone(),
+        taken_at: meta.taken_at,
+        duration_seconds: meta.duration_seconds,
+        hash: meta.hash.clone(),
+        tree,
+    };
+    state.with_status(|s| {
+        let status = s.sources.entry(key.clone()).or_default();
+        status.snapshot_id = Some(meta.id);
+        status.last_change = Some(meta.taken_at);
+        status.leaves = snapshot.tree.leaf_count();
+        status.schema_objects = schema_objects(&snapshot.tree);
+        status.migrations = migrations_applied(&snapshot.tree);
+        s.latest.insert(key.clone(), Arc::new(snapshot));
+    });
+}
+
+/// Another replica collects `key`: forget this one's view of its health (that replica
+/// reports it) and follow its snapshots from the store, so the API and dashboard here
+/// still show the current content.
+async fn follow(state: &Arc<AppState>, key: &SourceKey, holder: &str) {
+    let live = state.live();
+    state.with_status(|s| {
+        s.foreign.insert(key.1.clone(), holder.to_string());
+        let kept = s.sources.remove(key).unwrap_or_default();
+        s.sources.insert(
+            key.clone(),
+            SourceStatus {
+                snapshot_id: kept.snapshot_id,
+                last_change: kept.last_change,
+                leaves: kept.leaves,
+                schema_objects: kept.schema_objects,
+                migrations: kept.migrations,
+                next_run: kept.next_run,
+                runs_completed: kept.runs_completed,
+                collected_by: Some(holder.to_string()),
+                ..Default::default()
+            },
+        );
+        s.temporal.remove(key);
+        for pair in &live.config.pairs {
+            s.pairs.remove(&(pair.name.clone(), key.1.clone()));
+            s.refined.remove(&(pair.name.clone(), key.1.clone()));
+        }
+    });
+    load_stored(state, key).await;
 }
 
 #[cfg(test)]

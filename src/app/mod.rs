@@ -64,6 +64,8 @@ pub struct DaemonOptions {
     pub listen: Option<SocketAddr>,
     /// How long in-flight collections may finish after a stop signal.
     pub shutdown_grace: Duration,
+    /// This replica's name among those sharing a store (default: the host name).
+    pub replica: Option<String>,
 }
 
 impl Default for DaemonOptions {
@@ -71,6 +73,7 @@ impl Default for DaemonOptions {
         DaemonOptions {
             listen: None,
             shutdown_grace: Duration::from_secs(30),
+            replica: None,
         }
     }
 }
@@ -93,7 +96,8 @@ impl Daemon {
             .await
             .map_err(|source| BuildError::Listen { addr, source })?;
         let (tx, reloads) = mpsc::channel(4);
-        let state = AppState::new(PathBuf::from(config_path), store, live, tx)?;
+        let replica = crate::replicas::replica_name(options.replica.as_deref());
+        let state = AppState::new(PathBuf::from(config_path), store, live, tx, replica)?;
         scheduler::load_latest(&state).await;
         view::refresh_signoffs(&state).await;
         Ok(Daemon {
@@ -121,7 +125,11 @@ impl Daemon {
         if let Err(error) = crate::sinks::webhook::init_cursors(&state).await {
             warn!(error = %error, "Preparing webhook cursors failed; they start on first delivery.");
         }
+        // Know who else shares the store before claiming any work.
+        crate::replicas::beat(&state).await;
+        info!(replica = %state.replica, "Joined the store's replicas.");
         let tracker = TaskTracker::new();
+        tracker.spawn(crate::replicas::heartbeat(state.clone(), shutdown.clone()));
         let mut schedule = shutdown.child_token();
         scheduler::spawn_all(&state, &tracker, &schedule);
         tracker.spawn(retention_loop(state.clone(), shutdown.clone()));
@@ -166,6 +174,7 @@ impl Daemon {
         {
             warn!("Collections still running at the end of the grace period were cut off; none of them is stored.");
         }
+        crate::replicas::release(&state).await;
         server_stop.cancel();
         match server.await {
             Ok(result) => result?,
@@ -209,17 +218,24 @@ pub fn reload(state: &AppState) -> Result<(), String> {
 
 async fn retention_loop(state: Arc<AppState>, shutdown: CancellationToken) {
     loop {
-        let retention = state.live().config.store.retention;
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
-        match state.store.prune(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => info!(rows = n, "Pruned history past the retention period."),
-            Err(e) => warn!(error = %e, "Pruning the store failed."),
+        let lease = crate::replicas::job_lease("retention");
+        if crate::replicas::claim(&state, &lease).await == crate::store::Claim::Held {
+            prune(&state).await;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
+    }
+}
+
+async fn prune(state: &AppState) {
+    let retention = state.live().config.store.retention;
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
+    match state.store.prune(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => info!(rows = n, "Pruned history past the retention period."),
+        Err(e) => warn!(error = %e, "Pruning the store failed."),
     }
 }

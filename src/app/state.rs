@@ -58,6 +58,8 @@ pub struct SourceStatus {
     pub down_since: Option<DateTime<Utc>>,
     /// Runs finished end to end (collection, storage and the comparisons that follow).
     pub runs_completed: u64,
+    /// The replica collecting this source when it is not this one (HA on a shared store).
+    pub collected_by: Option<String>,
 }
 
 /// A failed collection, as shown by the API.
@@ -103,6 +105,11 @@ pub struct Status {
     /// Per (pair, source): the two latest snapshots with checksummed tables narrowed down to
     /// keys (their `hash` is the collected one, so a newer collection makes them stale).
     pub refined: HashMap<(String, String), (Arc<Snapshot>, Arc<Snapshot>)>,
+    /// Source groups another replica collects, with its name: this one only follows their
+    /// snapshots from the store and leaves them out of its metrics.
+    pub foreign: BTreeMap<String, String>,
+    /// Leases held and replicas alive, as of the last heartbeat.
+    pub replicas: crate::replicas::ReplicaView,
 }
 
 /// Outcome of the last reload.
@@ -208,6 +215,8 @@ pub struct AppState {
     pub metrics_cache: Mutex<Option<MetricsRendering>>,
     /// Process metrics, rendered fresh on every scrape (they change all the time).
     pub process_registry: Registry,
+    /// This replica's name in the store's leases.
+    pub replica: String,
 }
 
 /// A reload request: the main loop answers with the outcome.
@@ -220,6 +229,7 @@ impl AppState {
         store: Store,
         live: Live,
         reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+        replica: String,
     ) -> prometheus::Result<Arc<AppState>> {
         let registry = Registry::new();
         let counters = Counters::new(&registry)?;
@@ -249,6 +259,7 @@ impl AppState {
             generation: std::sync::atomic::AtomicU64::new(0),
             metrics_cache: Mutex::new(None),
             process_registry,
+            replica,
         });
         state
             .registry

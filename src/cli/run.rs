@@ -22,6 +22,9 @@ pub struct RunArgs {
     /// How long in-flight collections may finish after a stop signal.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// This replica's name when several share one store (default: the host name).
+    #[arg(long, env = "DRIFTWARDEN_REPLICA")]
+    replica: Option<String>,
 }
 
 /// Runs the daemon.
@@ -31,6 +34,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         DaemonOptions {
             listen: args.listen,
             shutdown_grace: args.shutdown_grace,
+            replica: args.replica,
         },
         None,
     )

@@ -24,6 +24,9 @@ pub use secret::Secret;
 use crate::glob::NameFilter;
 use crate::snapshot::redact::DEFAULT_SECRET_KEYS;
 
+/// Default store lease: a dead replica's sources are taken over within about 1.5× this.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// Default largest HTTP body or command output accepted (16 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -66,6 +69,7 @@ struct RawStore {
     url: Option<Spanned<String>>,
     url_file: Option<Spanned<String>>,
     retention: Option<Spanned<String>>,
+    lease: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -788,9 +792,14 @@ impl Validator<'_> {
             Some(r) => self.duration(r)?,
             None => Duration::from_secs(30 * 24 * 3600),
         };
+        let lease = match &raw.lease {
+            Some(l) => self.duration(l)?,
+            None => DEFAULT_LEASE,
+        };
         Ok(StoreConfig {
             url: Secret::new(url),
             retention,
+            lease,
         })
     }
 

@@ -60,6 +60,8 @@ pub struct StoreConfig {
     pub url: Secret,
     /// How long history is kept.
     pub retention: Duration,
+    /// How long a replica's claim on a source outlives its last heartbeat (HA).
+    pub lease: Duration,
 }
 
 /// A comparison of two environments.

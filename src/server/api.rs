@@ -78,7 +78,8 @@ pub async fn sources(State(state): State<Arc<AppState>>) -> ApiResult {
                     "source": source.name,
                     "kind": source.kind.name(),
                     "interval_seconds": source.interval.as_secs(),
-                    "status": match status.up { None => "pending", Some(true) => "up", Some(false) => "down" },
+                    "status": match (status.up, &status.collected_by) { (_, Some(_)) => "elsewhere", (None, _) => "pending", (Some(true), _) => "up", (Some(false), _) => "down" },
+                    "collected_by": status.collected_by.clone().unwrap_or_else(|| state.replica.clone()),
                     "last_attempt": status.last_attempt,
                     "last_success": status.last_success,
                     "last_error": status.last_error,
@@ -92,6 +93,13 @@ pub async fn sources(State(state): State<Arc<AppState>>) -> ApiResult {
             .collect()
     });
     to_json(list)
+}
+
+/// `GET /api/v1/replicas`: this replica, the replicas alive on the store and who holds what.
+pub async fn replicas(State(state): State<Arc<AppState>>) -> ApiResult {
+    let leases = state.store.leases(Utc::now()).await?;
+    let live = state.read_status(|s| s.replicas.live_replicas);
+    to_json(json!({ "replica": state.replica, "live_replicas": live, "leases": leases }))
 }
 
 /// `GET /api/v1/pairs`: per pair and source, the state and open findings.

@@ -25,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/environments", get(api::environments))
         .route("/api/v1/sources", get(api::sources))
         .route("/api/v1/pairs", get(api::pairs))
+        .route("/api/v1/replicas", get(api::replicas))
         .route("/api/v1/pairs/{pair}/signoff", post(signoff::create))
         .route("/api/v1/pairs/{pair}/signoffs", get(signoff::list))
         .route("/api/v1/snapshots", get(api::snapshots))

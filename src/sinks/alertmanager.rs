@@ -136,8 +136,14 @@ async fn send_round(
         .external_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.server.listen));
+    // With replicas on one store, one of them sends the findings (they are the same for all);
+    // each sends the source-down alerts of the sources it collects (only it knows them).
+    let sends_findings = crate::replicas::claim(state, &crate::replicas::sink_lease(&sink.name))
+        .await
+        == crate::store::Claim::Held;
     let mut alerts: Vec<Alert> = open
         .iter()
+        .filter(|_| sends_findings)
         .chain(resolved.iter())
         .filter(|f| f.finding.notify)
         .map(|f| finding_alert(config, f, &base, now + lifetime))

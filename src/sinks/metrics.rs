@@ -196,7 +196,26 @@ impl Collector for StateCollector {
                 signed.add(&[("pair", &pair.name)], seconds(signoff.at));
                 since.add(&[("pair", &pair.name)], changed.len() as f64);
             }
-            for ((env, source), s) in &status.sources {
+            let mut groups = Family::new(
+                "driftwarden_replica_source_groups",
+                "Source groups (a source name across its environments) this replica collects.",
+            );
+            let mut replicas = Family::new(
+                "driftwarden_replicas",
+                "Daemon replicas with a live heartbeat in the shared store.",
+            );
+            let held = status
+                .replicas
+                .held
+                .iter()
+                .filter(|l| l.starts_with("source/"))
+                .count();
+            groups.add(&[("replica", &state.replica)], held as f64);
+            replicas.add(&[], status.replicas.live_replicas as f64);
+            families.extend([groups, replicas]);
+            // Another replica reports the sources it collects; series here would contradict it.
+            let mine = |source: &str| !status.foreign.contains_key(source);
+            for ((env, source), s) in status.sources.iter().filter(|((_, s), _)| mine(s)) {
                 let labels = [
                     ("environment_name", env.as_str()),
                     ("source", source.as_str()),
@@ -221,7 +240,7 @@ impl Collector for StateCollector {
                     }
                 }
             }
-            for ((env, source), counts) in &status.temporal {
+            for ((env, source), counts) in status.temporal.iter().filter(|((_, s), _)| mine(s)) {
                 for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
                     let n = counts.get(&severity).copied().unwrap_or(0);
                     temporal.add(
@@ -236,6 +255,9 @@ impl Collector for StateCollector {
             }
             for pair in &live.config.pairs {
                 for source in live.config.compared_sources(pair) {
+                    if !mine(&source) {
+                        continue;
+                    }
                     let current = status.pairs.get(&(pair.name.clone(), source.clone()));
                     let now = current.map_or("unknown", |c| c.state.as_str());
                     for candidate_state in ["in_sync", "drifted", "unknown"] {

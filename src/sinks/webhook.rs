@@ -110,6 +110,11 @@ async fn deliver(
     config: &Config,
     sink: &AlertSink,
 ) -> Result<(), String> {
+    // One replica delivers for each sink; the cursor in the store lets the next one resume.
+    let lease = crate::replicas::sink_lease(&sink.name);
+    if crate::replicas::claim(state, &lease).await != crate::store::Claim::Held {
+        return Ok(());
+    }
     let store = &state.store;
     let cursor = store
         .sink_cursor(&sink.name)

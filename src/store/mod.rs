@@ -6,6 +6,7 @@
 //! Schema changes are sqlx migrations under `migrations/<backend>/`.
 
 mod findings;
+mod leases;
 mod open;
 mod outbox;
 mod signoffs;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use leases::{Claim, Lease};
 pub use outbox::FindingEvent;
 
 use crate::findings::Finding;

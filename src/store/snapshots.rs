@@ -165,7 +165,8 @@ impl Store {
         Ok(deleted)
     }
 
-    async fn latest_meta(
+    /// The latest snapshot of a source, without its tree.
+    pub async fn latest_meta(
         &self,
         environment: &str,
         source: &str,

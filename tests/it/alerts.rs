@@ -331,23 +331,23 @@ async fn drift_reaches_a_real_alertmanager_late_resolves_and_survives_a_restart(
 
 /// One request the test receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    status: u16,
-    delivery: String,
-    signature: String,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) status: u16,
+    pub(crate) delivery: String,
+    pub(crate) signature: String,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A real HTTP receiver on a loopback port that answers 500 while told to fail.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     log: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
     fail_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     fail_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Receiver {
-    async fn start(&self) -> String {
+    pub(crate) async fn start(&self) -> String {
         use axum::http::HeaderMap;
         use std::sync::atomic::Ordering;
         let this = self.clone();
@@ -385,7 +385,7 @@ impl Receiver {
         format!("http://{addr}/hook")
     }
 
-    fn delivered(&self) -> Vec<Received> {
+    pub(crate) fn delivered(&self) -> Vec<Received> {
         self.log
             .lock()
             .unwrap()
@@ -396,7 +396,7 @@ impl Receiver {
     }
 
     /// Waits until the delivered findings with `event` number `count`.
-    async fn wait_for(&self, event: &str, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, event: &str, count: usize) -> Vec<Value> {
         let mut findings = Vec::new();
         for _ in 0..150 {
             findings = self

@@ -13,6 +13,8 @@
 //! - `report`: `report` and `signoff` end to end: golden files, JUnit and Markdown consumers,
 //!   sign-off rules, hostile names.
 //! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
+//! - `ha`: three replicas (processes) on a shared PostgreSQL store: exclusive collection,
+//!   even spread, exactly-once webhooks, takeover after SIGKILL.
 //! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
 
 // Test code may panic on broken fixtures; that is how a test fails.
@@ -29,6 +31,7 @@ mod collect_sqlite;
 mod daemon;
 mod dashboard;
 mod deploy;
+mod ha;
 mod parity;
 mod report;
 mod store;

@@ -42,6 +42,7 @@ pub async fn start(demo: Demo) -> TestDaemon {
     let options = DaemonOptions {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         shutdown_grace: Duration::from_secs(5),
+        replica: None,
     };
     let daemon = Daemon::build(&demo.path().join("driftwarden.toml"), options)
         .await
