@@ -156,11 +156,39 @@ pub async fn release(state: &AppState) {
     }
 }
 
+/// The lease whose holder is the fingerprint of the HMAC key the running replicas use.
+const KEY_LEASE: &str = "hmac-key";
+
+/// Checks that every running replica hashes secrets with the same key: with different keys a
+/// secret would look changed whenever its source moved to another replica (false drift).
+/// `Err` names the problem and what to do.
+pub async fn check_key(state: &AppState) -> Result<(), String> {
+    let lease = state.live().config.store.lease;
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    // A MAC of a fixed text: equal for equal keys, and it reveals nothing about the key.
+    let fingerprint = state.live().redactor.hash("driftwarden replica key check");
+    match state.store.claim_lease(KEY_LEASE, &fingerprint, now, until).await {
+        Ok(Claim::Held) => Ok(()),
+        Ok(Claim::Elsewhere(_)) => Err(format!(
+            "{}: other replicas on this store hash secrets with a different HMAC key (hint: give every replica the same key, DRIFTWARDEN_HMAC_KEY or a shared [secrets] key_file; after a deliberate key change, stop all replicas and wait {} before starting them again)",
+            state.store.describe(),
+            humantime::format_duration(lease)
+        )),
+        // The store is down: the collections will say so; nothing to compare keys against.
+        Err(_) => Ok(()),
+    }
+}
+
 /// One heartbeat: renew, then read who is alive and what we hold.
 pub async fn beat(state: &AppState) {
     let lease = state.live().config.store.lease;
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    if let Err(problem) = check_key(state).await {
+        // Keep working: stopping would leave sources unwatched; the error is loud instead.
+        tracing::error!("{problem}");
+    }
     let me = heartbeat_lease(&state.replica);
     if let Err(error) = state
         .store

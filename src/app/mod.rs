@@ -42,6 +42,9 @@ pub enum BuildError {
     /// The metrics registry refused a metric (a bug).
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// Replicas sharing the store disagree on something they must share.
+    #[error("{0}")]
+    Replicas(String),
 }
 
 /// Loads config, rules and the HMAC key: everything a reload swaps.
@@ -98,6 +101,9 @@ impl Daemon {
         let (tx, reloads) = mpsc::channel(4);
         let replica = crate::replicas::replica_name(options.replica.as_deref());
         let state = AppState::new(PathBuf::from(config_path), store, live, tx, replica)?;
+        crate::replicas::check_key(&state)
+            .await
+            .map_err(BuildError::Replicas)?;
         scheduler::load_latest(&state).await;
         view::refresh_signoffs(&state).await;
         Ok(Daemon {

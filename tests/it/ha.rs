@@ -305,3 +305,30 @@ async fn three_replicas_share_sources_once_and_take_over_from_a_killed_one() {
         "the 7 planted drifts and the new table: {events:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_replica_with_another_hmac_key_is_refused() {
+    use driftwarden::app::{Daemon, DaemonOptions};
+    let demo = Demo::build();
+    let options = || DaemonOptions {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        replica: Some("first".into()),
+        ..Default::default()
+    };
+    let config = demo.path().join("driftwarden.toml");
+    let first = Daemon::build(&config, options())
+        .await
+        .expect("first replica");
+    // A second replica on the same store with its own key would hash secrets differently.
+    demo.append(
+        "driftwarden.toml",
+        "\n[secrets]\nkey_file = \"other-hmac.key\"\n",
+    );
+    let error = match Daemon::build(&config, options()).await {
+        Ok(_) => panic!("a replica with a different key must not start"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("different HMAC key"), "{error}");
+    assert!(error.contains("DRIFTWARDEN_HMAC_KEY"), "{error}");
+    drop(first);
+}
