@@ -124,7 +124,8 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
     state.with_status(|s| s.pairs.insert(key, status));
 }
 
-fn count_open(found: &[Finding]) -> BTreeMap<(Severity, String), usize> {
+/// Open findings by (severity, change).
+pub fn count_open(found: &[Finding]) -> BTreeMap<(Severity, String), usize> {
     let mut open = BTreeMap::new();
     for f in found {
         *open

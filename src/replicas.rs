@@ -104,7 +104,7 @@ pub async fn claim(state: &AppState, name: &str) -> Claim {
             });
             if changed {
                 match &claim {
-                    Claim::Held => info!(lease = name, "Took over work from the shared store."),
+                    Claim::Held => info!(lease = name, "Claimed work in the shared store."),
                     Claim::Elsewhere(holder) => {
                         warn!(lease = name, holder = %holder, "Lost a lease to another replica; it does this work now.")
                     }

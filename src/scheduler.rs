@@ -11,13 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::app::state::{AppState, SourceFailure, SourceStatus};
+use crate::app::state::{AppState, PairSourceStatus, SourceFailure, SourceStatus};
 use crate::check::SourceKey;
 use crate::collectors;
 use crate::compare;
 use crate::replicas;
 use crate::snapshot::{Node, Snapshot};
-use crate::store::Claim;
+use crate::store::{Claim, FindingFilter, FindingKind, FindingState};
 
 /// First retry delay after a failure; doubles per failure up to the source's interval.
 const BACKOFF_START: Duration = Duration::from_secs(5);
@@ -403,12 +403,40 @@ async fn follow(state: &Arc<AppState>, key: &SourceKey, holder: &str) {
             },
         );
         s.temporal.remove(key);
-        for pair in &live.config.pairs {
-            s.pairs.remove(&(pair.name.clone(), key.1.clone()));
-            s.refined.remove(&(pair.name.clone(), key.1.clone()));
-        }
     });
     load_stored(state, key).await;
+    // Pairs as the holder left them in the store (one environment's loop does it per pair).
+    for pair in live.config.pairs.iter().filter(|p| p.candidate == key.0) {
+        if !live.config.compared_sources(pair).contains(&key.1) {
+            continue;
+        }
+        let filter = FindingFilter {
+            kind: Some(FindingKind::Pair),
+            scope: Some(pair.name.clone()),
+            source: Some(key.1.clone()),
+            state: Some(FindingState::Open),
+            ..Default::default()
+        };
+        let Ok(open) = state.store.findings(&filter).await else {
+            continue;
+        };
+        let found: Vec<crate::findings::Finding> = open.iter().map(|f| f.finding.clone()).collect();
+        let status = PairSourceStatus {
+            state: if found.is_empty() {
+                "in_sync"
+            } else {
+                "drifted"
+            }
+            .into(),
+            last_comparison: open.iter().map(|f| f.last_seen).max(),
+            open: compare::count_open(&found),
+            suppressed: BTreeMap::new(),
+        };
+        state.with_status(|s| {
+            s.refined.remove(&(pair.name.clone(), key.1.clone()));
+            s.pairs.insert((pair.name.clone(), key.1.clone()), status);
+        });
+    }
 }
 
 #[cfg(test)]

@@ -39,13 +39,22 @@ impl Store {
             .await
             .and_then(|row| row.try_get(0))
             .map_err(query_error)?;
-        sqlx::query("INSERT INTO sink_cursors (sink, last_event_id) VALUES ($1, $2)")
+        // Replicas sharing the store may start together: the first one's row wins.
+        sqlx::query(
+            "INSERT INTO sink_cursors (sink, last_event_id) VALUES ($1, $2) \
+             ON CONFLICT (sink) DO NOTHING",
+        )
+        .bind(sink)
+        .bind(end)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error)?;
+        sqlx::query("SELECT last_event_id FROM sink_cursors WHERE sink = $1")
             .bind(sink)
-            .bind(end)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await
-            .map_err(query_error)?;
-        Ok(end)
+            .and_then(|row| row.try_get(0))
+            .map_err(query_error)
     }
 
     /// Records that `sink` delivered every event up to `event_id`.

@@ -33,7 +33,10 @@ impl Replica {
             .local_addr()
             .unwrap()
             .port();
-        let log = std::fs::File::create(demo.path().join(format!("{name}.log"))).unwrap();
+        // Kept after the test (under target/) to read when it fails.
+        let logs = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ha");
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_driftwarden"))
             .args(["run", "--config", &demo.config(), "--replica", name])
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -213,6 +216,37 @@ async fn three_replicas_share_sources_once_and_take_over_from_a_killed_one() {
             );
         }
     }
+
+    // Any replica answers for every source: one that does not collect appdb says who does,
+    // shows its content and the pair's findings as the store holds them.
+    let other = replicas
+        .iter()
+        .find(|r| r.name != holders["appdb"])
+        .unwrap();
+    let sources: Value =
+        serde_json::from_str(&other.get(&client, "/api/v1/sources").await.unwrap()).unwrap();
+    let appdb = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["environment"] == "staging" && s["source"] == "appdb")
+        .unwrap();
+    assert_eq!(appdb["status"], "elsewhere", "{appdb}");
+    assert_eq!(appdb["collected_by"], holders["appdb"].as_str(), "{appdb}");
+    assert!(appdb["snapshot_id"].as_i64().is_some(), "{appdb}");
+    let pairs: Value =
+        serde_json::from_str(&other.get(&client, "/api/v1/pairs").await.unwrap()).unwrap();
+    let appdb_pair = pairs[0]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "appdb")
+        .unwrap();
+    assert_eq!(appdb_pair["state"], "drifted", "{appdb_pair}");
+    assert!(
+        appdb_pair["open_findings"].as_u64().unwrap() > 0,
+        "{appdb_pair}"
+    );
 
     // SIGKILL the holder of appdb: no clean release, its leases must lapse and be taken.
     let victim_name = holders["appdb"].clone();
