@@ -130,7 +130,18 @@ pub fn mask_for_log(text: &str) -> String {
     mask_secrets_in_text(text, &|_| "***".to_string()).unwrap_or_else(|| text.to_string())
 }
 
-const KV_SECRET_KEYS: &[&str] = &["password=", "pwd=", "passwd=", "secret=", "token="];
+/// Keys of `key=value` pairs whose value is a secret; they match as the end of a longer key
+/// too (`db_password=`, `access_token=`, `client_secret=`), as URL queries and connection
+/// strings write them.
+const KV_SECRET_KEYS: &[&str] = &[
+    "password=",
+    "pwd=",
+    "passwd=",
+    "secret=",
+    "token=",
+    "api_key=",
+    "apikey=",
+];
 
 fn mask_secrets_in_text(text: &str, replace: &dyn Fn(&str) -> String) -> Option<String> {
     let mut out = String::with_capacity(text.len());
@@ -174,11 +185,13 @@ fn mask_secrets_in_text(text: &str, replace: &dyn Fn(&str) -> String) -> Option<
         .filter_map(|k| lower[search_from..].find(k).map(|i| (search_from + i, *k)))
         .min_by_key(|(i, _)| *i)
     {
+        // `access_token=` is a secret key, `mytoken=` is not: the key may follow a separator
+        // inside a longer name, never a letter.
         let at_boundary = start == 0
             || !lower[..start]
                 .chars()
                 .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+                .is_some_and(char::is_alphanumeric);
         let value_start = start + key.len();
         let value_end = out[value_start..]
             .find(|c: char| c.is_whitespace() || c == ';' || c == '&' || c == ',')
@@ -243,6 +256,12 @@ mod tests {
         assert!(masked.ends_with("@db:5432/shop?sslmode=require"));
         let kv = mask_for_log("host=db user=app password=s3cr3t dbname=shop");
         assert_eq!(kv, "host=db user=app password=*** dbname=shop");
+        let query = mask_for_log("https://api/x?access_token=t0k&client_secret=c&db_password=p");
+        assert_eq!(
+            query,
+            "https://api/x?access_token=***&client_secret=***&db_password=***"
+        );
+        assert_eq!(mask_for_log("mytoken=visible"), "mytoken=visible");
         assert_eq!(r.mask_text("https://example.com/x"), None);
         assert_eq!(r.mask_text("user@example.com"), None);
     }

@@ -14,6 +14,8 @@
 //!   sign-off rules, hostile names.
 //! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
 //! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
+//! - `secrets`: distinct secrets planted everywhere a secret goes in, searched for in everything
+//!   the daemon and the CLI emit and every file they leave.
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -31,4 +33,5 @@ mod dashboard;
 mod deploy;
 mod parity;
 mod report;
+mod secrets;
 mod store;
