@@ -1121,6 +1121,34 @@ min_severity = "info"
     );
     api.visit_everything(&mut emitted).await;
     let token = api_token.clone();
+    // A credential written in the wrong shape (a header string instead of a table): the reload
+    // is refused and the old config stays; the error names the line, never the value.
+    let misplaced = secrets.plant("misplaced-header");
+    let good_config = std::fs::read_to_string(&config).unwrap();
+    demo.edit(
+        "driftwarden.toml",
+        &format!("headers = {{ X-Api-Key = \"{api_key_staging}\" }}"),
+        &format!("headers = \"X-Api-Key: {misplaced}\""),
+    );
+    let (status, body) = api
+        .post("/api/v1/reload", json!({}), Some(&token), &mut emitted)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("string (value not shown)"),
+        "{body}"
+    );
+    let lint = cli(
+        &demo,
+        &hmac_key,
+        &mut emitted,
+        &["rules", "lint", "--config", &config],
+    );
+    assert_eq!(lint.code, 2, "{}", lint.all());
+    std::fs::write(&config, good_config).unwrap();
     for (path, body) in [
         (
             "/api/v1/acknowledge",
@@ -1139,6 +1167,17 @@ min_severity = "info"
     assert!(
         err.contains("DEBUG"),
         "the daemon logged at debug level: {err}"
+    );
+    // What carries a secret is still logged, masked: the HTTP source's URL, the failed
+    // webhook delivery (host only: the path is the credential) and Alertmanager's URL.
+    assert!(err.contains("?access_token=***"), "{err}");
+    assert!(
+        err.contains(&format!("error=http://{host}/…: HTTP status server error")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("url=http://{am_user}:***@{host}")),
+        "{err}"
     );
     emitted.add("daemon stdout (text logs)", out);
     emitted.add("daemon stderr (text logs)", err);
