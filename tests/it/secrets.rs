@@ -836,6 +836,18 @@ async fn no_planted_secret_appears_in_anything_the_daemon_or_the_cli_emits() {
             &app_yaml(&y[0], &y[1], [&y[2], &y[3]]),
         );
     }
+    // A command source gets its secret as an argument (and prints it under a secret key); the
+    // qa one fails, quoting its stderr, which names a password.
+    let (cmd_prod, cmd_staging) = (secrets.plant("argv-prod"), secrets.plant("argv-stg"));
+    let cmd_qa = secrets.plant("argv-qa-stderr");
+    demo.write(
+        "bin/emit.sh",
+        "printf '{\"replicas\": 3, \"data\": {\"SMTP_PASSWORD\": \"%s\"}}' \"$1\"\n",
+    );
+    demo.write(
+        "bin/fail.sh",
+        "echo \"login to vault failed: password=$1 rejected\" >&2\nexit 3\n",
+    );
     demo.write("secrets/api-token", &format!("{api_token}\n"));
     demo.write("secrets/webhook-secret", &format!("{webhook_secret}\n"));
     demo.write("secrets/staging-pg-url", &format!("{pg_staging_url}\n"));
@@ -855,7 +867,7 @@ token_file = "secrets/api-token"
 name = "qa-vs-production"
 baseline = "production"
 candidate = "qa"
-sources = ["pg", "mysql"]
+sources = ["pg", "mysql", "cmd"]
 
 [environments.production.sources.app-secrets]
 kind = "file"
@@ -902,6 +914,18 @@ row_counts = "estimate"
 kind = "mysql"
 url = "{my_qa_url}"
 timeout = "10s"
+
+[environments.production.sources.cmd]
+kind = "command"
+argv = ["sh", "bin/emit.sh", "{cmd_prod}"]
+
+[environments.staging.sources.cmd]
+kind = "command"
+argv = ["sh", "bin/emit.sh", "{cmd_staging}"]
+
+[environments.qa.sources.cmd]
+kind = "command"
+argv = ["sh", "bin/fail.sh", "{cmd_qa}"]
 
 [environments.production.sources.api]
 kind = "http"
@@ -963,29 +987,36 @@ min_severity = "info"
             .unwrap_or_else(|| panic!("no run of {env}/{source}: {runs}"))
     };
     for env in ["production", "staging"] {
-        for source in ["pg", "mysql", "api", "app-secrets", "app-keys"] {
+        for source in ["pg", "mysql", "api", "app-secrets", "app-keys", "cmd"] {
             assert_eq!(outcome(env, source)["ok"], true, "{env}/{source}: {runs}");
         }
     }
-    for source in ["pg", "mysql"] {
+    for source in ["pg", "mysql", "cmd"] {
         assert_eq!(outcome("qa", source)["ok"], false, "qa/{source}: {runs}");
     }
     // The failures name their target, with the password masked.
     let sources = api.get_json("/api/v1/sources", &mut emitted).await;
-    let qa_errors: Vec<String> = sources
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["environment"] == "qa")
-        .map(|s| s["last_error"].to_string())
-        .collect();
-    assert_eq!(qa_errors.len(), 2, "{sources}");
-    for error in &qa_errors {
+    let qa_error = |source: &str| {
+        sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["environment"] == "qa" && s["source"] == source)
+            .map(|s| s["last_error"].to_string())
+            .unwrap_or_else(|| panic!("no qa/{source} in {sources}"))
+    };
+    for source in ["pg", "mysql"] {
+        let error = qa_error(source);
         assert!(
             error.contains(":***@127.0.0.1"),
             "the error should name the URL with its password masked: {error}"
         );
     }
+    let error = qa_error("cmd");
+    assert!(
+        error.contains("password=*** rejected"),
+        "the error quotes stderr, masked: {error}"
+    );
 
     // A finding exists on each secret key, shown as keyed hashes of the two values.
     let findings = api
@@ -1028,6 +1059,7 @@ min_severity = "info"
         ("app-keys", "oauth/client_secret"),
         ("app-keys", "refresh_tokens/0"),
         ("api", "payments/client_secret"),
+        ("cmd", "data/SMTP_PASSWORD"),
     ] {
         let f = finding(source, path);
         assert_eq!(f["change"], "changed", "{f}");
