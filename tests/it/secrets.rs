@@ -122,8 +122,14 @@ fn leaks(secrets: &[Planted], place: &str, text: &str) -> Vec<String> {
     for planted in secrets {
         for form in forms(planted) {
             if let Some(at) = text.find(&form) {
-                let start = text.floor_char_boundary(at.saturating_sub(80));
-                let end = text.ceil_char_boundary((at + form.len() + 80).min(text.len()));
+                let mut start = at.saturating_sub(80);
+                while !text.is_char_boundary(start) {
+                    start -= 1;
+                }
+                let mut end = (at + form.len() + 80).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
                 found.push(format!(
                     "secret {:?} (as {form:?}) in {place}: …{}…",
                     planted.label,
@@ -377,6 +383,14 @@ fn url_as(db: &TestDb, user: &str, password: &str, database: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The real binary.
 
+/// A client for the daemon's API, with a timeout so a hung request fails the test.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -445,7 +459,7 @@ impl DaemonProcess {
             out,
             err,
         };
-        let client = reqwest::Client::new();
+        let client = http_client();
         for _ in 0..600 {
             if let Ok(r) = client.get(format!("{}/readyz", daemon.base)).send().await {
                 if r.status().is_success() {
@@ -960,7 +974,7 @@ min_severity = "info"
     // ---- The daemon, text logs: collections, drift, a failed source, alerts, every route.
     let daemon = DaemonProcess::start(&demo, &hmac_key, "text", logs.path()).await;
     let api = Api {
-        client: reqwest::Client::new(),
+        client: http_client(),
         base: daemon.base.clone(),
         token: api_token.clone(),
     };
@@ -1218,7 +1232,7 @@ min_severity = "info"
     server.alertmanager_failures.store(1, Ordering::SeqCst);
     let daemon = DaemonProcess::start(&demo, &hmac_key, "json", logs.path()).await;
     let api = Api {
-        client: reqwest::Client::new(),
+        client: http_client(),
         base: daemon.base.clone(),
         token: api_token.clone(),
     };
