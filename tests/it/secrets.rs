@@ -776,6 +776,16 @@ async fn no_planted_secret_appears_in_anything_the_daemon_or_the_cli_emits() {
     );
     let my_qa_url = url_as(&my_prod, &format!("{my_user}p"), &my_qa_pass, &my_prod.name);
     assert!(pg_prod_url.contains("%40production@"), "{pg_prod_url}");
+    // A base64-style password written into the URL without percent-encoding: the URL does not
+    // parse, and the error names it.
+    let pg_unencoded_pass = secrets.plant("qa/unencoded+b64=");
+    let pg_server = reqwest::Url::parse(&pg_prod.url).unwrap();
+    let pg_unencoded_url = format!(
+        "postgres://{pg_role}:{pg_unencoded_pass}@{}:{}/{}",
+        pg_server.host_str().unwrap(),
+        pg_server.port().unwrap_or(5432),
+        pg_prod.name
+    );
 
     // The local HTTP source, webhook receiver and Alertmanager.
     let server = LocalServer::default();
@@ -924,6 +934,10 @@ kind = "mysql"
 url = "{my_staging_url}"
 row_counts = "estimate"
 
+[environments.qa.sources.pg-unencoded]
+kind = "postgres"
+url = "{pg_unencoded_url}"
+
 [environments.qa.sources.mysql]
 kind = "mysql"
 url = "{my_qa_url}"
@@ -1005,7 +1019,7 @@ min_severity = "info"
             assert_eq!(outcome(env, source)["ok"], true, "{env}/{source}: {runs}");
         }
     }
-    for source in ["pg", "mysql", "cmd"] {
+    for source in ["pg", "mysql", "cmd", "pg-unencoded"] {
         assert_eq!(outcome("qa", source)["ok"], false, "qa/{source}: {runs}");
     }
     // The failures name their target, with the password masked.
@@ -1019,7 +1033,7 @@ min_severity = "info"
             .map(|s| s["last_error"].to_string())
             .unwrap_or_else(|| panic!("no qa/{source} in {sources}"))
     };
-    for source in ["pg", "mysql"] {
+    for source in ["pg", "mysql", "pg-unencoded"] {
         let error = qa_error(source);
         assert!(
             error.contains(":***@127.0.0.1"),
