@@ -57,10 +57,31 @@ impl ConfigError {
 
     /// Converts a TOML syntax or shape error.
     pub fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> Self {
-        let message = err.message().trim().to_string();
+        let message = without_values(err.message().trim());
         let hint = toml_hint(&message);
         ConfigError::at(file, text, err.span(), message, hint)
     }
+}
+
+/// serde's "invalid type" and "invalid value" messages quote the value found, which may be a
+/// credential written in the wrong shape (`headers = "Bearer …"`): keep its kind, drop the value.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        // The value comes first and may itself contain ", expected ": split at the last one.
+        let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+            return format!("{prefix}(value not shown)");
+        };
+        let kind = found.split(['`', '"']).next().unwrap_or("").trim();
+        return match kind {
+            _ if kind == found.trim() => message.to_string(),
+            "" => format!("{prefix}a value (not shown), expected {expected}"),
+            _ => format!("{prefix}{kind} (value not shown), expected {expected}"),
+        };
+    }
+    message.to_string()
 }
 
 fn toml_hint(message: &str) -> Option<String> {
@@ -113,5 +134,31 @@ mod tests {
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, text.find('=').unwrap()), (1, 3));
         assert_eq!(line_col(text, 10), (2, 4));
+    }
+
+    #[test]
+    fn type_errors_name_the_kind_of_value_never_the_value() {
+        let text = "headers = \"Bearer hunter2, expected a map\"\ntoken = 12345\n";
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Raw {
+            headers: std::collections::BTreeMap<String, String>,
+        }
+        let err = toml::from_str::<Raw>(text).unwrap_err();
+        let error = ConfigError::from_toml(Path::new("c.toml"), text, &err);
+        assert_eq!(
+            error.message,
+            "invalid type: string (value not shown), expected a map"
+        );
+        assert_eq!(error.line, Some(1));
+        assert_eq!(
+            without_values("invalid type: integer `12345`, expected a string"),
+            "invalid type: integer (value not shown), expected a string"
+        );
+        assert_eq!(
+            without_values("invalid type: sequence, expected a string"),
+            "invalid type: sequence, expected a string"
+        );
+        assert_eq!(without_values("unknown field `x`"), "unknown field `x`");
     }
 }

@@ -171,10 +171,12 @@ async fn deliver(
                     .notification_errors
                     .with_label_values(&[&sink.name])
                     .inc();
+                // The path of a webhook URL is often its credential (chat webhooks): the
+                // message names the host only, and the error without its URL.
                 return Err(format!(
                     "{}: {}",
-                    url.redacted(),
-                    crate::snapshot::redact::mask_for_log(&error.to_string())
+                    url.origin(),
+                    crate::snapshot::redact::mask_for_log(&error.without_url().to_string())
                 ));
             }
             state

@@ -130,7 +130,42 @@ pub fn mask_for_log(text: &str) -> String {
     mask_secrets_in_text(text, &|_| "***".to_string()).unwrap_or_else(|| text.to_string())
 }
 
-const KV_SECRET_KEYS: &[&str] = &["password=", "pwd=", "passwd=", "secret=", "token="];
+/// Keys of `key=value` pairs whose value is a secret; they match as the end of a longer key
+/// too (`db_password=`, `access_token=`, `client_secret=`), as URL queries and connection
+/// strings write them.
+const KV_SECRET_KEYS: &[&str] = &[
+    "password=",
+    "pwd=",
+    "passwd=",
+    "secret=",
+    "token=",
+    "api_key=",
+    "apikey=",
+];
+
+/// Where the authority really ends when a password holds an unencoded `/`, `?` or `#` (base64
+/// passwords often hold `/`), which ended the scan early: `user:pass/word@host`. A `:` followed
+/// by anything but a port number, then an `@` further on, marks it. `None` when it is not so.
+fn unencoded_userinfo_end(tail: &str, authority_end: usize) -> Option<usize> {
+    let authority = &tail[..authority_end];
+    // IPv6 literals are full of colons and never hold user-info in brackets.
+    if authority.starts_with('[') {
+        return None;
+    }
+    let colon = authority.find(':')?;
+    let after_colon = &authority[colon + 1..];
+    if !after_colon.is_empty() && after_colon.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let text_end = tail
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .unwrap_or(tail.len());
+    let at = authority_end + tail[authority_end..text_end].find('@')?;
+    let host_end = tail[at..text_end]
+        .find(['/', '?', '#'])
+        .map_or(text_end, |i| at + i);
+    Some(host_end)
+}
 
 fn mask_secrets_in_text(text: &str, replace: &dyn Fn(&str) -> String) -> Option<String> {
     let mut out = String::with_capacity(text.len());
@@ -145,6 +180,11 @@ fn mask_secrets_in_text(text: &str, replace: &dyn Fn(&str) -> String) -> Option<
                 c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
             })
             .unwrap_or(tail.len());
+        let authority_end = if tail[..authority_end].contains('@') {
+            authority_end
+        } else {
+            unencoded_userinfo_end(tail, authority_end).unwrap_or(authority_end)
+        };
         let authority = &tail[..authority_end];
         match authority.rfind('@') {
             Some(at) => {
@@ -174,11 +214,13 @@ fn mask_secrets_in_text(text: &str, replace: &dyn Fn(&str) -> String) -> Option<
         .filter_map(|k| lower[search_from..].find(k).map(|i| (search_from + i, *k)))
         .min_by_key(|(i, _)| *i)
     {
+        // `access_token=` is a secret key, `mytoken=` is not: the key may follow a separator
+        // inside a longer name, never a letter.
         let at_boundary = start == 0
             || !lower[..start]
                 .chars()
                 .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+                .is_some_and(char::is_alphanumeric);
         let value_start = start + key.len();
         let value_end = out[value_start..]
             .find(|c: char| c.is_whitespace() || c == ';' || c == '&' || c == ',')
@@ -243,6 +285,29 @@ mod tests {
         assert!(masked.ends_with("@db:5432/shop?sslmode=require"));
         let kv = mask_for_log("host=db user=app password=s3cr3t dbname=shop");
         assert_eq!(kv, "host=db user=app password=*** dbname=shop");
+        let query = mask_for_log("https://api/x?access_token=t0k&client_secret=c&db_password=p");
+        assert_eq!(
+            query,
+            "https://api/x?access_token=***&client_secret=***&db_password=***"
+        );
+        assert_eq!(mask_for_log("mytoken=visible"), "mytoken=visible");
+        // A base64 password nobody percent-encoded: `/`, `+` and `=` in the user-info.
+        assert_eq!(
+            mask_for_log("postgres://app:ab/c+d=@db:5432/shop?x=1 next"),
+            "postgres://app:***@db:5432/shop?x=1 next"
+        );
+        assert_eq!(
+            mask_for_log("mysql://app:/lead#ing@db/shop"),
+            "mysql://app:***@db/shop"
+        );
+        // Ports, paths holding `@` and IPv6 literals are left alone.
+        for text in [
+            "https://host:8080/users/@me",
+            "https://medium.com/@someone",
+            "http://[::1]:80/x@y",
+        ] {
+            assert_eq!(mask_for_log(text), text);
+        }
         assert_eq!(r.mask_text("https://example.com/x"), None);
         assert_eq!(r.mask_text("user@example.com"), None);
     }

@@ -16,6 +16,8 @@
 //! - `ha`: three replicas (processes) on a shared PostgreSQL store: exclusive collection,
 //!   even spread, exactly-once webhooks, takeover after SIGKILL.
 //! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
+//! - `secrets`: distinct secrets planted everywhere a secret goes in, searched for in everything
+//!   the daemon and the CLI emit and every file they leave.
 
 // Test code may panic on broken fixtures; that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -34,4 +36,5 @@ mod deploy;
 mod ha;
 mod parity;
 mod report;
+mod secrets;
 mod store;
