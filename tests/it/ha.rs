@@ -15,7 +15,7 @@ use crate::helpers::db::TestDb;
 use crate::helpers::{sqlite_exec, Demo};
 
 /// Collection interval of the demo in this test; takeover must happen within it.
-const INTERVAL: Duration = Duration::from_secs(10);
+const INTERVAL: Duration = Duration::from_secs(15);
 const GROUPS: [&str; 3] = ["app-config", "app-env", "appdb"];
 const ENVIRONMENTS: [&str; 2] = ["production", "staging"];
 
@@ -131,16 +131,12 @@ async fn three_replicas_share_sources_once_and_take_over_from_a_killed_one() {
     let receiver = Receiver::default();
     let hook = receiver.start().await;
     let demo = Demo::build();
-    demo.edit(
-        "driftwarden.toml",
-        "interval = \"15s\"",
-        "interval = \"10s\"",
-    );
+    // The demo's own interval is 15 s (INTERVAL).
     demo.edit("driftwarden.toml", "jitter = \"2s\"", "jitter = \"1s\"");
     demo.append(
         "driftwarden.toml",
         &format!(
-            "\n[store]\nurl = \"{}\"\nlease = \"3s\"\n\n[[alerts]]\nkind = \"webhook\"\n\
+            "\n[store]\nurl = \"{}\"\nlease = \"5s\"\n\n[[alerts]]\nkind = \"webhook\"\n\
              name = \"hook\"\nurl = \"{hook}\"\nmin_severity = \"info\"\n",
             store.url
         ),
