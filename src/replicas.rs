@@ -125,14 +125,18 @@ fn is_group(lease: &str) -> bool {
 
 /// The most source groups one replica should take while `live` replicas share them.
 fn fair_share(state: &AppState, live: usize) -> usize {
-    let groups: BTreeSet<String> = state
+    groups(state).len().div_ceil(live.max(1))
+}
+
+/// The configured source groups (source names).
+fn groups(state: &AppState) -> BTreeSet<String> {
+    state
         .live()
         .config
         .environments
         .values()
         .flat_map(|e| e.sources.keys().cloned())
-        .collect();
-    groups.len().div_ceil(live.max(1))
+        .collect()
 }
 
 /// Renews this replica's heartbeat and leases every third of the lease time until shutdown,
@@ -227,13 +231,26 @@ pub async fn beat(state: &AppState) {
 /// (a replica joined, or this one took over a dead one's work): only a group with no run in
 /// progress here, so no collection is cut off and none is stored by two replicas.
 async fn rebalance(state: &AppState, held: &BTreeSet<String>, live: usize) {
+    // Groups a reload removed: let go of them, they are nobody's work any more.
+    let configured = groups(state);
+    for lease in held.iter().filter(|l| is_group(l)) {
+        if !configured.contains(lease.trim_start_matches("source/")) {
+            state.with_status(|s| s.replicas.held.remove(lease.as_str()));
+            if let Err(error) = state.store.release_lease(lease, &state.replica).await {
+                debug!(lease = %lease, error = %error, "Releasing a removed group failed.");
+            }
+        }
+    }
     let share = fair_share(state, live);
-    let groups: Vec<&String> = held.iter().filter(|l| is_group(l)).collect();
-    if live < 2 || groups.len() <= share {
+    let mine: Vec<&String> = held
+        .iter()
+        .filter(|l| is_group(l) && configured.contains(l.trim_start_matches("source/")))
+        .collect();
+    if live < 2 || mine.len() <= share {
         return;
     }
     let live_config = state.live();
-    for lease in groups.into_iter().rev() {
+    for lease in mine.into_iter().rev() {
         let source = lease.trim_start_matches("source/");
         let locks: Vec<_> = live_config
             .config
