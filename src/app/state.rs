@@ -182,7 +182,7 @@ impl Counters {
     }
 }
 
-/// A cached /metrics rendering: (state generation, when, body).
+/// A cached /metrics rendering: (state generation, when it started, body).
 pub type MetricsRendering = (u64, std::time::Instant, Arc<Vec<u8>>);
 
 /// Everything the daemon's tasks and handlers share.
@@ -211,8 +211,10 @@ pub struct AppState {
     pub alerts_wake: tokio::sync::Notify,
     /// Bumped on every status or reload change: the /metrics render cache's key.
     pub generation: std::sync::atomic::AtomicU64,
-    /// The last /metrics rendering of the registry: (generation, when, body).
+    /// The last /metrics rendering of the registry: (generation, when it started, body).
     pub metrics_cache: Mutex<Option<MetricsRendering>>,
+    /// Taken while rendering /metrics, so concurrent scrapes share one rendering.
+    pub metrics_render: tokio::sync::Mutex<()>,
     /// Process metrics, rendered fresh on every scrape (they change all the time).
     pub process_registry: Registry,
     /// This replica's name in the store's leases.
@@ -258,6 +260,7 @@ impl AppState {
             alerts_wake: tokio::sync::Notify::new(),
             generation: std::sync::atomic::AtomicU64::new(0),
             metrics_cache: Mutex::new(None),
+            metrics_render: tokio::sync::Mutex::new(()),
             process_registry,
             replica,
         });
