@@ -8,6 +8,7 @@ pub mod error;
 pub mod hmac_key;
 pub mod interpolate;
 pub mod model;
+pub mod read;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ pub use secret::Secret;
 use crate::glob::NameFilter;
 use crate::snapshot::redact::DEFAULT_SECRET_KEYS;
 
-/// Default largest HTTP body or command output accepted (16 MiB).
+/// Default largest config file, HTTP body or command output accepted (16 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Deserialize)]
@@ -178,11 +179,11 @@ pub fn load_with_env(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let raw_text = std::fs::read_to_string(file).map_err(|e| {
-        ConfigError::file(
+    let raw_text = read::read_text(file, read::MAX_CONFIG_BYTES).map_err(|e| {
+        e.into_config_error(
             file,
-            format!("cannot read config file: {e}"),
-            Some("pass the path of your driftwarden.toml with --config".into()),
+            "cannot read config file",
+            "pass the path of your driftwarden.toml with --config",
         )
     })?;
     let text = interpolate::interpolate(&raw_text, env).map_err(|e| {
@@ -250,7 +251,7 @@ impl Validator<'_> {
 
     fn read_secret_file(&self, value: &Spanned<String>) -> Result<String, ConfigError> {
         let path = self.resolve(value.get_ref());
-        match std::fs::read_to_string(&path) {
+        match read::read_text(&path, read::MAX_SECRET_BYTES) {
             Ok(text) => Ok(text.trim_end_matches(['\n', '\r']).to_string()),
             Err(e) => self.err(
                 value.span(),
@@ -441,7 +442,7 @@ impl Validator<'_> {
         let mut allowed: Vec<&str> = match kind_name {
             "sqlite" => vec!["url", "url_file", "path"],
             "postgres" | "mysql" => vec!["url", "url_file"],
-            "file" => vec!["path", "format"],
+            "file" => vec!["path", "format", "max_bytes"],
             "http" => vec![
                 "url",
                 "url_file",
@@ -640,6 +641,7 @@ impl Validator<'_> {
                 SourceKind::File {
                     path: self.resolve(path.get_ref()),
                     format,
+                    max_bytes,
                 }
             }
             "http" => {
