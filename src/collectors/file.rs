@@ -162,6 +162,15 @@ fn parse_json(text: &str, target: &str) -> Result<Tree, CollectError> {
 }
 
 fn parse_yaml(text: &str, target: &str) -> Result<Tree, CollectError> {
+    // libyaml spends quadratic time on deep flow nesting before the recursion limit applies.
+    if let Some((line, column)) = yaml::flow_too_deep(text, MAX_DEPTH) {
+        return Err(CollectError::parse(
+            target,
+            Some(line),
+            Some(column),
+            too_deep_message(),
+        ));
+    }
     // Only the first document is read, with alias expansion on a budget.
     let value = yaml::first_document(text)
         .map_err(|err| yaml_error(&err, target))?

@@ -35,6 +35,145 @@ pub fn first_document(text: &str) -> Result<Option<Value>, serde_yaml_ng::Error>
     Budgeted { left: &left }.deserialize(document).map(Some)
 }
 
+/// Where a YAML text first nests flow collections (`[`, `{`) deeper than `max`, as a 1-based
+/// line and column, found in one linear pass before libyaml sees the text.
+///
+/// libyaml's scanner keeps a "simple key" slot per flow level and revisits them for every
+/// token, so a file of `{a: {a: …` costs time quadratic in its depth (50,000 levels took
+/// minutes) before serde_yaml_ng's recursion limit can refuse it. This pass follows libyaml's
+/// tokenizer where it matters: quoted scalars and comments start only at a token start, and in
+/// flow context plain scalars end at flow indicators. In block context it may count a bracket
+/// that libyaml would read as text, which can only refuse more, never less.
+pub fn flow_too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut depth = 0usize;
+    let mut line = 1usize;
+    let mut line_start = 0usize;
+    let mut token_start = true;
+    let mut in_plain = false;
+    // Indentation of the line holding a `|`/`>` block scalar, while its content is skipped.
+    let mut block_scalar: Option<usize> = None;
+    let mut i = 0usize;
+    let newline = |i: usize, line: &mut usize, line_start: &mut usize| {
+        *line += 1;
+        *line_start = i + 1;
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if i == line_start {
+            let indent = chars[i..].iter().take_while(|&&c| c == ' ').count();
+            if let Some(parent) = block_scalar {
+                let blank = chars
+                    .get(i + indent)
+                    .is_none_or(|&c| c == '\n' || c == '\r');
+                if blank || indent > parent {
+                    // Block scalar content: skip the line.
+                    while i < chars.len() && chars[i] != '\n' {
+                        i += 1;
+                    }
+                    if i < chars.len() {
+                        newline(i, &mut line, &mut line_start);
+                    }
+                    i += 1;
+                    continue;
+                }
+                block_scalar = None;
+            }
+            if depth == 0 {
+                token_start = true;
+                in_plain = false;
+            }
+        }
+        let next = chars.get(i + 1).copied();
+        let blank_next = next.is_none_or(|n| n.is_whitespace());
+        match c {
+            '\n' => {
+                newline(i, &mut line, &mut line_start);
+                if !in_plain {
+                    token_start = true;
+                }
+            }
+            ' ' | '\t' | '\r' => {
+                if !in_plain {
+                    token_start = true;
+                }
+            }
+            '#' if token_start || i == 0 || chars[i - 1].is_whitespace() => {
+                while i + 1 < chars.len() && chars[i + 1] != '\n' {
+                    i += 1;
+                }
+                in_plain = false;
+            }
+            '[' | '{' if depth > 0 || token_start => {
+                depth += 1;
+                if depth > max {
+                    let column = i - line_start + 1;
+                    return Some((line, column));
+                }
+                token_start = true;
+                in_plain = false;
+            }
+            ']' | '}' | ',' if depth > 0 => {
+                if c != ',' {
+                    depth -= 1;
+                }
+                token_start = true;
+                in_plain = false;
+            }
+            '"' | '\'' if token_start && !in_plain => {
+                // A quoted scalar, possibly over several lines.
+                i += 1;
+                while i < chars.len() {
+                    match chars[i] {
+                        '\\' if c == '"' => i += 1,
+                        '\'' if c == '\'' && chars.get(i + 1) == Some(&'\'') => i += 1,
+                        q if q == c => break,
+                        '\n' => newline(i, &mut line, &mut line_start),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                token_start = false;
+            }
+            ':' | '?' | '-' if (token_start || c == ':') && blank_next => {
+                token_start = true;
+                in_plain = false;
+            }
+            ':' if depth > 0 && next.is_some_and(|n| "[]{},".contains(n)) => {
+                token_start = true;
+                in_plain = false;
+            }
+            '|' | '>' if depth == 0 && token_start => {
+                let indent = chars[line_start..]
+                    .iter()
+                    .take_while(|&&c| c == ' ')
+                    .count();
+                block_scalar = Some(indent);
+                while i + 1 < chars.len() && chars[i + 1] != '\n' {
+                    i += 1;
+                }
+            }
+            '&' | '*' | '!' if token_start && !in_plain => {
+                // An anchor, alias or tag: a name, then still at a token start.
+                while i + 1 < chars.len() && !chars[i + 1].is_whitespace() {
+                    if depth > 0 && "[]{},".contains(chars[i + 1]) {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {
+                if token_start {
+                    in_plain = true;
+                }
+                token_start = false;
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Builds a [`Value`] like serde_yaml_ng's own visitor, spending the budget as it goes.
 #[derive(Clone, Copy)]
 struct Budgeted<'a> {
@@ -176,6 +315,21 @@ mod tests {
         assert_eq!(ours, theirs);
         assert!(parse("").is_ok());
         assert_eq!(parse("a: 1\n---\nb: [").unwrap(), parse("a: 1").unwrap());
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_found_in_one_pass() {
+        assert_eq!(flow_too_deep(&"[".repeat(200), 128), Some((1, 129)));
+        assert_eq!(flow_too_deep(&"{a: ".repeat(200), 128), Some((1, 513)));
+        let mixed = format!("key:\n  - {}", "[\"]\", {'}': ".repeat(100));
+        assert!(flow_too_deep(&mixed, 128).is_some());
+        // Brackets inside quotes, comments, block scalars and plain scalars are text.
+        let text = format!(
+            "a: \"{0}\"\nb: '{0}'\n# {0}\nc: |\n  {0}\n  {0}\nd: x{0}\ne: [1, {{f: [2]}}]\n",
+            "[".repeat(300)
+        );
+        assert_eq!(flow_too_deep(&text, 128), None);
+        assert_eq!(flow_too_deep(&"[".repeat(128), 128), None);
     }
 
     #[test]

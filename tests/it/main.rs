@@ -13,6 +13,8 @@
 //! - `report`: `report` and `signoff` end to end: golden files, JUnit and Markdown consumers,
 //!   sign-off rules, hostile names.
 //! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
+//! - `hostile`: hostile input end to end: deep nesting, huge files and devices, binary and
+//!   non-UTF-8 text, YAML alias bombs, control characters in names, misbehaving HTTP servers.
 //! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
 
 // Test code may panic on broken fixtures; that is how a test fails.
@@ -29,6 +31,7 @@ mod collect_sqlite;
 mod daemon;
 mod dashboard;
 mod deploy;
+mod hostile;
 mod parity;
 mod report;
 mod store;
