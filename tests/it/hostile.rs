@@ -510,9 +510,16 @@ async fn raw_server(reply: &'static [u8]) -> String {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
+                // Read the request head (a GET has no body), then answer.
+                let mut head = Vec::new();
                 let mut buffer = [0u8; 4096];
-                let _ = socket.read(&mut buffer).await;
-                let _ = socket.write_all(reply).await;
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                socket.write_all(reply).await.ok();
                 tokio::time::sleep(Duration::from_secs(120)).await;
             });
         }
