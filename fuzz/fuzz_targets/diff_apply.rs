@@ -14,7 +14,11 @@ use libfuzzer_sys::fuzz_target;
 const KEYS: [&str; 8] = ["a", "b", "0", "1", "", "x/y", "%", "line\nbreak"];
 
 fn node(u: &mut Unstructured<'_>, depth: usize) -> Result<Node> {
-    let choice = if depth >= 6 { u.int_in_range(0..=4)? } else { u.int_in_range(0..=6)? };
+    let choice = if depth >= 6 {
+        u.int_in_range(0..=4)?
+    } else {
+        u.int_in_range(0..=6)?
+    };
     Ok(match choice {
         0 => Node::Null,
         1 => Node::Bool(u.arbitrary()?),
@@ -35,7 +39,11 @@ fn node(u: &mut Unstructured<'_>, depth: usize) -> Result<Node> {
         }),
         5 => {
             let len = u.int_in_range(0..=4)?;
-            Node::List((0..len).map(|_| node(u, depth + 1)).collect::<Result<_>>()?)
+            Node::List(
+                (0..len)
+                    .map(|_| node(u, depth + 1))
+                    .collect::<Result<_>>()?,
+            )
         }
         _ => {
             let len = u.int_in_range(0..=4)?;
@@ -60,7 +68,11 @@ impl<'a> Arbitrary<'a> for Pair {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let a = node(u, 0)?;
         // Often derive b from a by a few edits, so the trees are mostly alike.
-        let b = if u.arbitrary()? { node(u, 0)? } else { mutate(u, a.clone(), 0)? };
+        let b = if u.arbitrary()? {
+            node(u, 0)?
+        } else {
+            mutate(u, a.clone(), 0)?
+        };
         Ok(Pair(a, b))
     }
 }
@@ -106,8 +118,16 @@ fuzz_target!(|pair: Pair| {
 
     let changes = diff(&a, &b);
     assert_eq!(changes.is_empty(), a == b, "{a} vs {b}");
-    assert_eq!(apply(&a, &changes), b, "apply(a, diff(a, b)) for {a} -> {b}");
-    assert_eq!(apply(&b, &diff(&b, &a)), a, "apply(b, diff(b, a)) for {b} -> {a}");
+    assert_eq!(
+        apply(&a, &changes),
+        b,
+        "apply(a, diff(a, b)) for {a} -> {b}"
+    );
+    assert_eq!(
+        apply(&b, &diff(&b, &a)),
+        a,
+        "apply(b, diff(b, a)) for {b} -> {a}"
+    );
 
     for (i, change) in changes.iter().enumerate() {
         // Changes are strictly ordered by position in the tree and never nested in each other.

@@ -21,13 +21,18 @@ fuzz_target!(|data: &[u8]| {
                         assert!(rule.pattern.matches(&path), "{}", rule.pattern);
                     }
                 }
-                let _ = rule.pattern.matches(&Path::from_segments(["schema", "tables", "x"]));
+                let _ = rule
+                    .pattern
+                    .matches(&Path::from_segments(["schema", "tables", "x"]));
             }
         }
         Err(err) => {
             // Errors are located inside the text they describe.
             if let Some(line) = err.line {
-                assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{err}");
+                assert!(
+                    line >= 1 && line <= text.lines().count().max(1) + 1,
+                    "{err}"
+                );
             }
             let _ = err.to_string();
         }

@@ -30,7 +30,12 @@ fuzz_target!(|input: Input| {
 
     if let Ok(parsed) = Path::parse(&input.text) {
         let again = parsed.to_string();
-        assert_eq!(Path::parse(&again).as_ref(), Ok(&parsed), "{:?}", input.text);
+        assert_eq!(
+            Path::parse(&again).as_ref(),
+            Ok(&parsed),
+            "{:?}",
+            input.text
+        );
         // JSON (the store, the API) keeps the path too.
         let json = serde_json::to_string(&parsed).expect("a path serializes");
         let back: Path = serde_json::from_str(&json).expect("and deserializes");

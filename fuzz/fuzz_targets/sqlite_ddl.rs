@@ -1,8 +1,8 @@
 //! SQLite DDL as stored in `sqlite_master`: any text is read best-effort, never a panic.
 #![no_main]
 
-use driftwarden::collectors::sql::sqlite_ddl::{parse_create_index, parse_create_table};
 use driftwarden::collectors::sql::normalize_definition;
+use driftwarden::collectors::sql::sqlite_ddl::{parse_create_index, parse_create_table};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
