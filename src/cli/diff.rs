@@ -73,7 +73,7 @@ pub async fn run(args: DiffArgs, quiet: bool) -> Result<u8> {
                     text.push_str(&format!(
                         "  {:<8} {}  {values}\n",
                         change.kind.as_str(),
-                        change.path
+                        crate::diff::text::visible(&change.path.to_string())
                     ));
                 }
                 all.insert(source.clone(), serde_json::to_value(&changes)?);

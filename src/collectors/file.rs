@@ -5,9 +5,9 @@
 //! - The root is always a map. A JSON/YAML/TOML document whose root is a scalar or a list
 //!   becomes `{"document": root}`; an empty (or comment-only) YAML file is an empty map.
 //! - YAML: only the first document of a multi-document file is read; later documents are not
-//!   even parsed. Anchors and aliases are expanded, within serde_yaml_ng's repetition limit,
-//!   so an alias bomb ("billion laughs") fails instead of eating memory; `<<` merge keys are
-//!   applied.
+//!   even parsed. Anchors and aliases are expanded within a budget linear in the file's size
+//!   (see [`crate::collectors::yaml`]), so an alias bomb ("billion laughs", nested or flat)
+//!   fails instead of eating memory; `<<` merge keys are applied.
 //! - `.env`, `.properties` and INI values are always strings, never guessed types: `POOL=5`
 //!   is the string `"5"`, so a YAML `pool: 5` against an `.env` `POOL=5` shows up as a type
 //!   difference. That is deliberate.
@@ -24,20 +24,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::Path;
 
-use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use crate::collectors::document::{json_error, root_map, too_deep_message};
+use crate::collectors::yaml;
 use crate::collectors::CollectError;
-use crate::config::FileFormat;
+use crate::config::{read, FileFormat};
 use crate::snapshot::tree::MAX_DEPTH;
 use crate::snapshot::{Node, Tree};
 
-/// Largest file read, checked before reading.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default largest file read (a source's `max_bytes` overrides it), checked before reading:
+/// parsed trees take several times the file's size in memory.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = crate::config::DEFAULT_MAX_BYTES;
 
-/// Reads and parses a config file into a tree.
+/// Reads and parses a config file into a tree, refusing files over the default cap.
 pub async fn collect(path: &Path, format: FileFormat) -> Result<Tree, CollectError> {
+    collect_capped(path, format, DEFAULT_MAX_FILE_BYTES).await
+}
+
+/// Reads and parses a config file into a tree, refusing files over `max_bytes`.
+pub async fn collect_capped(
+    path: &Path,
+    format: FileFormat,
+    max_bytes: u64,
+) -> Result<Tree, CollectError> {
     let target = path.display().to_string();
     let unreadable = |err: std::io::Error| match err.kind() {
         ErrorKind::NotFound => CollectError::connect(
@@ -52,6 +62,17 @@ pub async fn collect(path: &Path, format: FileFormat) -> Result<Tree, CollectErr
         ),
         _ => CollectError::connect(&target, format!("cannot read the file: {err}"), None),
     };
+    let too_large = |size: Option<u64>| {
+        let size = size.map_or(String::new(), |size| format!(" ({size} bytes)"));
+        CollectError::query(
+            &target,
+            format!(
+                "file is larger{size} than the source's max_bytes ({}) (hint: is this the right \
+                 file? If so, raise max_bytes for this source)",
+                read::size(max_bytes)
+            ),
+        )
+    };
     let metadata = tokio::fs::metadata(path).await.map_err(unreadable)?;
     if metadata.is_dir() {
         return Err(CollectError::connect(
@@ -60,18 +81,19 @@ pub async fn collect(path: &Path, format: FileFormat) -> Result<Tree, CollectErr
             None,
         ));
     }
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(CollectError::query(&target, "file is larger than 64 MiB"));
+    if metadata.len() > max_bytes {
+        return Err(too_large(Some(metadata.len())));
     }
     let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
-    // The file may grow between the metadata check and the read: never read past the cap.
+    // The file may grow between the metadata check, and a device or FIFO has no size at all:
+    // never read past the cap.
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .await
         .map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(CollectError::query(&target, "file is larger than 64 MiB"));
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(None));
     }
     // Parsing a large document is CPU work: keep it off the async worker threads.
     tokio::task::spawn_blocking(move || {
@@ -140,13 +162,19 @@ fn parse_json(text: &str, target: &str) -> Result<Tree, CollectError> {
 }
 
 fn parse_yaml(text: &str, target: &str) -> Result<Tree, CollectError> {
-    // Only the first document is read: the iterator parses documents lazily.
-    let value = match serde_yaml_ng::Deserializer::from_str(text).next() {
-        Some(document) => {
-            serde_yaml_ng::Value::deserialize(document).map_err(|err| yaml_error(&err, target))?
-        }
-        None => serde_yaml_ng::Value::Null,
-    };
+    // libyaml spends quadratic time on deep flow nesting before the recursion limit applies.
+    if let Some((line, column)) = yaml::flow_too_deep(text, MAX_DEPTH) {
+        return Err(CollectError::parse(
+            target,
+            Some(line),
+            Some(column),
+            too_deep_message(),
+        ));
+    }
+    // Only the first document is read, with alias expansion on a budget.
+    let value = yaml::first_document(text)
+        .map_err(|err| yaml_error(&err, target))?
+        .unwrap_or(serde_yaml_ng::Value::Null);
     // `<<: *defaults` merge keys are applied, as the programs reading these files do.
     let mut value = value;
     value
@@ -164,7 +192,9 @@ fn yaml_error(err: &serde_yaml_ng::Error, target: &str) -> CollectError {
     let text = err.to_string();
     let message = if text.starts_with("recursion limit exceeded") {
         too_deep_message()
-    } else if text.starts_with("repetition limit exceeded") {
+    } else if text.starts_with("repetition limit exceeded")
+        || text.starts_with(yaml::EXPANSION_MESSAGE)
+    {
         "too many alias expansions (an alias bomb?)".to_string()
     } else {
         // The location travels separately: drop libyaml's " at line L column C".

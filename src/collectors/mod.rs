@@ -9,6 +9,7 @@ pub mod error;
 pub mod file;
 pub mod http;
 pub mod sql;
+pub mod yaml;
 
 use std::time::Instant;
 
@@ -56,7 +57,11 @@ async fn collect_tree(source: &SourceConfig) -> Result<Tree, CollectError> {
         SourceKind::Sqlite { path, options } => sql::sqlite::collect(path, options).await,
         SourceKind::Postgres { url, options } => sql::postgres::collect(url, options).await,
         SourceKind::Mysql { url, options } => sql::mysql::collect(url, options).await,
-        SourceKind::File { path, format } => file::collect(path, *format).await,
+        SourceKind::File {
+            path,
+            format,
+            max_bytes,
+        } => file::collect_capped(path, *format, *max_bytes).await,
         SourceKind::Http {
             url,
             headers,

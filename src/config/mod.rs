@@ -8,6 +8,7 @@ pub mod error;
 pub mod hmac_key;
 pub mod interpolate;
 pub mod model;
+pub mod read;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ use crate::snapshot::redact::DEFAULT_SECRET_KEYS;
 /// Default store lease: a dead replica's sources are taken over within about 1.5× this.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
-/// Default largest HTTP body or command output accepted (16 MiB).
+/// Default largest config file, HTTP body or command output accepted (16 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Deserialize)]
@@ -182,11 +183,11 @@ pub fn load_with_env(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let raw_text = std::fs::read_to_string(file).map_err(|e| {
-        ConfigError::file(
+    let raw_text = read::read_text(file, read::MAX_CONFIG_BYTES).map_err(|e| {
+        e.into_config_error(
             file,
-            format!("cannot read config file: {e}"),
-            Some("pass the path of your driftwarden.toml with --config".into()),
+            "cannot read config file",
+            "pass the path of your driftwarden.toml with --config",
         )
     })?;
     let text = interpolate::interpolate(&raw_text, env).map_err(|e| {
@@ -254,7 +255,7 @@ impl Validator<'_> {
 
     fn read_secret_file(&self, value: &Spanned<String>) -> Result<String, ConfigError> {
         let path = self.resolve(value.get_ref());
-        match std::fs::read_to_string(&path) {
+        match read::read_text(&path, read::MAX_SECRET_BYTES) {
             Ok(text) => Ok(text.trim_end_matches(['\n', '\r']).to_string()),
             Err(e) => self.err(
                 value.span(),
@@ -445,7 +446,7 @@ impl Validator<'_> {
         let mut allowed: Vec<&str> = match kind_name {
             "sqlite" => vec!["url", "url_file", "path"],
             "postgres" | "mysql" => vec!["url", "url_file"],
-            "file" => vec!["path", "format"],
+            "file" => vec!["path", "format", "max_bytes"],
             "http" => vec![
                 "url",
                 "url_file",
@@ -644,6 +645,7 @@ impl Validator<'_> {
                 SourceKind::File {
                     path: self.resolve(path.get_ref()),
                     format,
+                    max_bytes,
                 }
             }
             "http" => {

@@ -133,6 +133,8 @@ pub enum SourceKind {
         path: PathBuf,
         /// How to parse it.
         format: FileFormat,
+        /// Largest file accepted.
+        max_bytes: u64,
     },
     /// An HTTP endpoint returning JSON.
     Http {

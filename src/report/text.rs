@@ -4,6 +4,7 @@
 use console::Style;
 
 use super::{CheckReport, PairReport, PairStatus};
+use crate::diff::text::visible;
 use crate::findings::Finding;
 use crate::rules::Severity;
 use crate::snapshot::Node;
@@ -121,7 +122,7 @@ fn render_pair(out: &mut String, pair: &PairReport, p: &Palette) {
                 e.environment,
                 e.source,
                 e.reason,
-                e.message
+                visible(&e.message)
             );
         }
     }
@@ -154,7 +155,7 @@ fn render_pair(out: &mut String, pair: &PairReport, p: &Palette) {
                     "    {} {} {}  {}",
                     p.green.apply_to("✓"),
                     only.source,
-                    only.path,
+                    visible(&only.path.to_string()),
                     p.dim.apply_to(format!("rule {rule}: {why}"))
                 );
                 continue;
@@ -162,7 +163,7 @@ fn render_pair(out: &mut String, pair: &PairReport, p: &Palette) {
             let shown: Vec<String> = group
                 .iter()
                 .take(3)
-                .map(|e| format!("{} {}", e.source, e.path))
+                .map(|e| format!("{} {}", e.source, visible(&e.path.to_string())))
                 .collect();
             let more = match group.len() {
                 n if n > 3 => format!(", and {} more", n - 3),
@@ -203,7 +204,7 @@ fn render_finding(out: &mut String, f: &Finding, pair: &PairReport, p: &Palette)
         p.severity(f.severity)
             .apply_to(format!("{:<8}", f.severity.to_string().to_uppercase())),
         f.change.as_str(),
-        f.path,
+        visible(&f.path.to_string()),
         p.dim.apply_to(format!("[rule {}]", f.rule))
     );
     let indent = "                      ";
@@ -244,9 +245,10 @@ fn render_finding(out: &mut String, f: &Finding, pair: &PairReport, p: &Palette)
     }
 }
 
-/// A value on one line, cut to a readable length.
+/// A value on one line, cut to a readable length, with control characters escaped (JSON
+/// escapes C0 ones; DEL, C1 and bidi overrides would still reach the terminal raw).
 pub fn short(node: &Node) -> String {
-    let text = node.to_string();
+    let text = visible(&node.to_string()).into_owned();
     if text.chars().count() <= MAX_VALUE_CHARS {
         text
     } else {

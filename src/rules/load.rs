@@ -18,6 +18,7 @@ use super::pattern::Pattern;
 use super::PiiRule;
 use super::RuleSet;
 use crate::config::error::line_col;
+use crate::config::read::{read_text, MAX_CONFIG_BYTES};
 use crate::config::ConfigError;
 use crate::glob::NameGlob;
 
@@ -478,11 +479,11 @@ impl RuleSet {
         let mut loader = Loader::default();
         for path in paths {
             for file in files_of(path)? {
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    ConfigError::file(
+                let text = read_text(&file, MAX_CONFIG_BYTES).map_err(|e| {
+                    e.into_config_error(
                         &file,
-                        format!("cannot read rules file {}: {e}", file.display()),
-                        Some("check the file exists, is readable and is UTF-8".into()),
+                        "cannot read rules file",
+                        "check the file exists and is readable",
                     )
                 })?;
                 loader.add(&file, &text)?;

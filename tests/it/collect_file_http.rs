@@ -286,16 +286,17 @@ async fn invalid_utf8_is_a_parse_error_at_the_bad_byte() {
 }
 
 #[tokio::test]
-async fn a_file_over_64_mib_is_refused_before_reading() {
+async fn a_file_over_the_default_16_mib_is_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.json");
     let huge = std::fs::File::create(&path).unwrap();
-    huge.set_len(64 * 1024 * 1024 + 1).unwrap(); // sparse: costs no disk
+    huge.set_len(16 * 1024 * 1024 + 1).unwrap(); // sparse: costs no disk
     let started = Instant::now();
     let err = file::collect(&path, FileFormat::Json).await.unwrap_err();
     assert_eq!(err.reason(), "query");
     assert!(
-        err.to_string().ends_with("file is larger than 64 MiB"),
+        err.to_string()
+            .contains("file is larger (16777217 bytes) than the source's max_bytes (16 MiB)"),
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));

@@ -15,6 +15,8 @@
 //! - `dashboard`: the dashboard in a real headless Chromium, the sign-off API.
 //! - `ha`: three replicas (processes) on a shared PostgreSQL store: exclusive collection,
 //!   even spread, exactly-once webhooks, takeover after SIGKILL.
+//! - `hostile`: hostile input end to end: deep nesting, huge files and devices, binary and
+//!   non-UTF-8 text, YAML alias bombs, control characters in names, misbehaving HTTP servers.
 //! - `parity`: table checksums on 1,000,000-row tables in SQLite, PostgreSQL and MariaDB.
 //! - `secrets`: distinct secrets planted everywhere a secret goes in, searched for in everything
 //!   the daemon and the CLI emit and every file they leave.
@@ -34,6 +36,7 @@ mod daemon;
 mod dashboard;
 mod deploy;
 mod ha;
+mod hostile;
 mod parity;
 mod report;
 mod secrets;

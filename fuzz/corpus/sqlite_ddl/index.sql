@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX orders_open_idx ON orders (status COLLATE NOCASE DESC, lower(email)) WHERE status <> 'shipped'
