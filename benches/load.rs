@@ -319,6 +319,18 @@ async fn main() {
     let (warm, collected) = round(&client, port).await;
     let cpu = cpu_seconds(pid) - cpu_before;
     assert_eq!(collected, sources, "every source runs in a round");
+    let series = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET /metrics: {e}"))
+        .text()
+        .await
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .count();
     // Third round under 50 concurrent scrapers.
     let scrape_seconds = (warm.as_secs() + 5).clamp(10, 60);
     let scrapers = std::thread::spawn(move || wrk(port, scrape_seconds));
@@ -358,7 +370,7 @@ async fn main() {
         "  first round (start-up to ready):   {:.1} s\n  \
          warm round (POST /api/v1/run):     {:.1} s, CPU {:.1} s = {:.2} cores\n  \
          round under {SCRAPERS} scrapers:         {:.1} s\n  \
-         /metrics under load: {} scrapes, {:.0}/s, p99 {:.1} ms, errors: {}\n  \
+         /metrics ({series} series) under load: {} scrapes, {:.0}/s, p99 {:.1} ms, errors: {}\n  \
          peak resident memory:              {peak_mib:.1} MiB\n  \
          sources up at the end:             {up}/{sources}",
         first.as_secs_f64(),
