@@ -80,8 +80,10 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
     {
         Ok(delta) => delta,
         Err(error) => {
-            // Without the store the lifecycle cannot advance; say so and keep the old status.
-            warn!(pair = %pair.name, source, error = %error, "Storing findings failed.");
+            // Without the store the lifecycle cannot advance: the comparison is unknown (the
+            // stored findings stay exactly as they were) until a later run stores it.
+            warn!(pair = %pair.name, source, error = %error, "Storing findings failed; the comparison is unknown until the store answers.");
+            state.with_status(|status| status.pairs.entry(key).or_default().state = "unknown".into());
             return;
         }
     };

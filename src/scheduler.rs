@@ -232,7 +232,8 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
     let saved = match state.store.save_snapshot(&snapshot).await {
         Ok(saved) => saved,
         Err(error) => {
-            warn!(error = %error, "Storing the snapshot failed.");
+            warn!(error = %error, "Storing the snapshot failed; comparisons using this source are unknown until the store answers.");
+            mark_pairs_unknown(state, key);
             outcome.error = Some(SourceFailure {
                 reason: "store".into(),
                 message: error.to_string(),
