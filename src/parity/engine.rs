@@ -311,8 +311,8 @@ fn failed(error: sqlx::Error) -> ParityError {
             message: crate::snapshot::redact::mask_for_log(&message),
         };
     }
-    let timed_out =
-        postgres::session::is_statement_timeout(&error) || mysql::session::is_statement_timeout(&error);
+    let timed_out = postgres::session::is_statement_timeout(&error)
+        || mysql::session::is_statement_timeout(&error);
     if timed_out {
         ParityError::Query(format!("too large to verify: {error}"))
     } else {

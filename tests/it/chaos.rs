@@ -36,11 +36,7 @@ macro_rules! eventually {
             if let Some(value) = $body {
                 break value;
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {}",
-                $what
-            );
+            assert!(Instant::now() < deadline, "timed out waiting for {}", $what);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }};
@@ -157,7 +153,11 @@ impl Hook {
         }
         seen.into_iter()
             .map(|(key, ids)| {
-                assert_eq!(ids.len(), 1, "{key:?} was delivered as {ids:?}: a duplicate");
+                assert_eq!(
+                    ids.len(),
+                    1,
+                    "{key:?} was delivered as {ids:?}: a duplicate"
+                );
                 (key, ids.into_iter().next().unwrap())
             })
             .collect()
@@ -186,7 +186,11 @@ fn by_id(body: &Value) -> BTreeMap<i64, (String, String)> {
             (
                 f["id"].as_i64().unwrap(),
                 (
-                    format!("{} {}", f["source"].as_str().unwrap(), f["path"].as_str().unwrap()),
+                    format!(
+                        "{} {}",
+                        f["source"].as_str().unwrap(),
+                        f["path"].as_str().unwrap()
+                    ),
                     f["first_seen"].as_str().unwrap().to_string(),
                 ),
             )
@@ -196,9 +200,7 @@ fn by_id(body: &Value) -> BTreeMap<i64, (String, String)> {
 
 /// Changed-since-last findings (any state).
 async fn temporal(daemon: &TestDaemon) -> Vec<Value> {
-    let (status, body) = daemon
-        .get("/api/v1/findings?kind=changed-since-last")
-        .await;
+    let (status, body) = daemon.get("/api/v1/findings?kind=changed-since-last").await;
     assert_eq!(status, 200, "{body}");
     body.as_array().unwrap().clone()
 }
@@ -249,7 +251,11 @@ async fn assert_unchanged(
     sent: &BTreeSet<(String, i64)>,
     when: &str,
 ) {
-    assert_eq!(&findings(daemon, "open").await, before, "{when}: open findings changed");
+    assert_eq!(
+        &findings(daemon, "open").await,
+        before,
+        "{when}: open findings changed"
+    );
     assert!(
         findings(daemon, "resolved").await.is_empty(),
         "{when}: a finding was resolved"
@@ -418,7 +424,10 @@ async fn a_table_locked_by_another_session_is_unknown_not_drift_and_recovers() {
         );
         assert_unchanged(&daemon, &hook, &before, &sent, &format!("{table} locked")).await;
 
-        sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .unwrap();
         locker.close().await.unwrap();
         wait_for_pair(&daemon, "appdb", "drifted").await;
         assert_unchanged(&daemon, &hook, &before, &sent, &format!("{table} released")).await;
@@ -439,6 +448,67 @@ async fn a_table_locked_by_another_session_is_unknown_not_drift_and_recovers() {
     conn.close().await.unwrap();
 
     fix_and_check_alerts(&daemon, &hook, &cluster.url("staging"), &before, &sent).await;
+    daemon.stop().await;
+}
+
+/// Runs one source now through the API; returns whether it collected.
+async fn run_source(daemon: &TestDaemon, env: &str, source: &str) -> bool {
+    let (status, body) = daemon
+        .post(
+            "/api/v1/run",
+            serde_json::json!({"environment": env, "source": source}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["runs"][0]["ok"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn a_baseline_gone_before_differing_rows_are_located_is_unknown_not_drift() {
+    let Some(production) = TempCluster::start() else {
+        return;
+    };
+    let Some(staging) = TempCluster::start() else {
+        return;
+    };
+    for cluster in [&production, &staging] {
+        pg(&cluster.url("postgres"), "CREATE DATABASE app").await;
+        pg(&cluster.url("app"), &schema(true, 1_000)).await;
+    }
+    // One row differs: the comparison locates it on both live databases.
+    pg(
+        &staging.url("app"),
+        "UPDATE ledger SET amount = -1 WHERE id = 7",
+    )
+    .await;
+    let hook = Hook::default();
+    let hook_url = hook.start().await;
+    let sources = pg_source("production", &production.url("app"), "30s", "5m")
+        + &pg_source("staging", &staging.url("app"), "30s", "5m");
+    // Collections are driven by the test (the first runs at start).
+    let daemon = start(config("1h", &hook_url, &sources)).await;
+    wait_for_pair(&daemon, "appdb", "drifted").await;
+    let before = findings(&daemon, "open").await;
+    assert_eq!(
+        before.values().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        ["appdb data/public.ledger/keys/7"]
+    );
+    let sent: BTreeSet<(String, i64)> = before.keys().map(|id| ("opened".into(), *id)).collect();
+    eventually!("the finding delivered", (hook.keys() == sent).then_some(()));
+
+    // Production goes away after its last collection: staging still collects, but the rows
+    // cannot be located, so the comparison is unknown (not "rows differ somewhere" in place of
+    // the finding about key 7).
+    production.stop();
+    assert!(run_source(&daemon, "staging", "appdb").await);
+    let m = daemon.metrics().await;
+    assert_eq!(metric(&m, &pair_state("appdb", "unknown")), Some(1.0));
+    assert_unchanged(&daemon, &hook, &before, &sent, "production unreachable").await;
+
+    production.start_again();
+    assert!(run_source(&daemon, "staging", "appdb").await);
+    wait_for_pair(&daemon, "appdb", "drifted").await;
+    assert_unchanged(&daemon, &hook, &before, &sent, "production back").await;
     daemon.stop().await;
 }
 
@@ -474,7 +544,11 @@ async fn a_postgres_store_killed_and_restarted_is_reconnected_by_the_same_daemon
     let hook = Hook::default();
     let hook_url = hook.start().await;
     let demo = Demo::build();
-    demo.edit("driftwarden.toml", "interval = \"15s\"", "interval = \"1s\"");
+    demo.edit(
+        "driftwarden.toml",
+        "interval = \"15s\"",
+        "interval = \"1s\"",
+    );
     demo.edit("driftwarden.toml", "jitter = \"2s\"", "jitter = \"0s\"");
     demo.append(
         "driftwarden.toml",
@@ -489,7 +563,10 @@ async fn a_postgres_store_killed_and_restarted_is_reconnected_by_the_same_daemon
         demo_open(&daemon).await.filter(|f| f.len() == 7)
     });
     let sent: BTreeSet<(String, i64)> = before.keys().map(|id| ("opened".into(), *id)).collect();
-    eventually!("the findings delivered", (hook.keys() == sent).then_some(()));
+    eventually!(
+        "the findings delivered",
+        (hook.keys() == sent).then_some(())
+    );
     let index_id = *before.iter().find(|(_, (p, _))| p == INDEX).unwrap().0;
 
     // The store goes away. Every store operation now waits for a connection (up to the pool's
@@ -497,8 +574,11 @@ async fn a_postgres_store_killed_and_restarted_is_reconnected_by_the_same_daemon
     store.stop();
     eventually!("readiness reports the store unavailable", {
         let (ready, body) = daemon.get("/readyz").await;
-        (ready == 503 && body["store"].as_str().is_some_and(|s| s.contains("unavailable")))
-            .then_some(())
+        (ready == 503
+            && body["store"]
+                .as_str()
+                .is_some_and(|s| s.contains("unavailable")))
+        .then_some(())
     });
     // Staging gets the missing index while nothing can be stored.
     let run = Command::new(env!("CARGO_BIN_EXE_driftwarden"))
@@ -519,7 +599,10 @@ async fn a_postgres_store_killed_and_restarted_is_reconnected_by_the_same_daemon
     assert_eq!(hook.keys(), sent, "nothing sent while the store is down");
 
     store.start_again();
-    eventually!("ready again", (daemon.get_text("/readyz").await.0 == 200).then_some(()));
+    eventually!(
+        "ready again",
+        (daemon.get_text("/readyz").await.0 == 200).then_some(())
+    );
     // The index added during the outage resolves its finding once the store answers.
     eventually!("the index finding resolved", {
         let (status, resolved) = daemon
@@ -540,7 +623,10 @@ async fn a_postgres_store_killed_and_restarted_is_reconnected_by_the_same_daemon
     // staging's change.
     let outbox = pg_outbox(&store.url("store")).await;
     assert_eq!(outbox.len(), 9, "{outbox:?}");
-    eventually!("the outbox delivered", (hook.keys() == outbox).then_some(()));
+    eventually!(
+        "the outbox delivered",
+        (hook.keys() == outbox).then_some(())
+    );
     daemon.stop().await;
     assert_eq!(hook.keys(), outbox);
 }
@@ -557,7 +643,7 @@ fn service(flag: bool) -> String {
 }
 
 const SERVICES: usize = 20;
-const TOGGLED: usize = 5;
+const TOGGLED: usize = 10;
 
 /// Spawns `driftwarden run` on `config`, its log in `log`.
 fn spawn_daemon_process(config: &str, port: u16, log: &std::path::Path) -> std::process::Child {
@@ -567,7 +653,13 @@ fn spawn_daemon_process(config: &str, port: u16, log: &std::path::Path) -> std::
         .open(log)
         .unwrap();
     Command::new(env!("CARGO_BIN_EXE_driftwarden"))
-        .args(["run", "--config", config, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "run",
+            "--config",
+            config,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("RUST_LOG", "info")
         .env_remove("DRIFTWARDEN_CONFIG")
         .env_remove("DRIFTWARDEN_HMAC_KEY")
@@ -590,14 +682,19 @@ async fn a_daemon_sigkilled_mid_write_restarts_on_an_intact_consistent_store() {
     let hook = Hook::default();
     let hook_url = hook.start().await;
     let demo = Demo::build();
-    demo.edit("driftwarden.toml", "interval = \"15s\"", "interval = \"1s\"");
+    demo.edit(
+        "driftwarden.toml",
+        "interval = \"15s\"",
+        "interval = \"1s\"",
+    );
     demo.edit("driftwarden.toml", "jitter = \"2s\"", "jitter = \"0s\"");
     let mut extra = format!("\n{}\n", webhook_sink(&hook_url));
     for env in ["production", "staging"] {
         for i in 0..SERVICES {
             demo.write(&format!("config/{env}-svc{i}.json"), &service(false));
             extra.push_str(&format!(
-                "[environments.{env}.sources.svc{i}]\nkind = \"file\"\npath = \"config/{env}-svc{i}.json\"\n\n"
+                "[environments.{env}.sources.svc{i}]\nkind = \"file\"\npath = \"config/{env}-svc{i}.json\"\n\
+                 interval = \"250ms\"\n\n"
             ));
         }
     }
@@ -615,19 +712,23 @@ async fn a_daemon_sigkilled_mid_write_restarts_on_an_intact_consistent_store() {
         let dir = demo.path().join("config");
         let stop = stop_toggling.clone();
         std::thread::spawn(move || {
+            let mut flags = [false; TOGGLED];
             let mut round = 0usize;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let i = round % TOGGLED;
-                let flag = (round / TOGGLED) % 2 == 0;
-                write_atomic(&dir.join(format!("staging-svc{i}.json")), &service(flag));
+                flags[i] = !flags[i];
+                write_atomic(
+                    &dir.join(format!("staging-svc{i}.json")),
+                    &service(flags[i]),
+                );
                 round += 1;
-                std::thread::sleep(Duration::from_millis(90));
+                std::thread::sleep(Duration::from_millis(30));
             }
         })
     };
 
     let mut demo_ids: Option<BTreeSet<String>> = None;
-    for round in 0..3u64 {
+    for round in 0..4u64 {
         let port = free_port();
         let mut child = spawn_daemon_process(&config, port, &log);
         let base = format!("http://127.0.0.1:{port}");
@@ -658,7 +759,7 @@ async fn a_daemon_sigkilled_mid_write_restarts_on_an_intact_consistent_store() {
         }
         // Let it collect and write (every source each second, findings flipping), then kill it
         // in the middle of that.
-        tokio::time::sleep(Duration::from_millis(700 + 350 * round)).await;
+        tokio::time::sleep(Duration::from_millis(900 + 300 * round)).await;
         child.kill().unwrap();
         child.wait().unwrap();
     }
@@ -688,7 +789,13 @@ async fn a_daemon_sigkilled_mid_write_restarts_on_an_intact_consistent_store() {
                 .unwrap()
                 .iter()
                 .filter(|f| f["source"].as_str().unwrap().starts_with("svc"))
-                .map(|f| format!("{} {}", f["source"].as_str().unwrap(), f["path"].as_str().unwrap()))
+                .map(|f| {
+                    format!(
+                        "{} {}",
+                        f["source"].as_str().unwrap(),
+                        f["path"].as_str().unwrap()
+                    )
+                })
                 .collect();
             services == ["svc0 flag"]
         })
@@ -784,7 +891,9 @@ async fn sqlite(path: &std::path::Path) -> sqlx::SqliteConnection {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .read_only(true);
-    sqlx::SqliteConnection::connect_with(&options).await.unwrap()
+    sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap()
 }
 
 /// The outbox of a SQLite store: (event, finding id).
