@@ -152,6 +152,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_broken_connection_is_told_apart_from_a_failed_statement() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_connection_lost(&sqlx::Error::Io(reset)));
+        assert!(is_connection_lost(&sqlx::Error::PoolTimedOut));
+        assert!(!is_connection_lost(&sqlx::Error::RowNotFound));
+        assert!(!is_connection_lost(&sqlx::Error::ColumnNotFound(
+            "x".into()
+        )));
+    }
+
+    #[test]
     fn reasons_are_the_metric_labels_and_messages_hide_passwords() {
         let err = CollectError::connect(
             "postgres://app:hunter2@db/shop",
