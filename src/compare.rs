@@ -43,7 +43,16 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
         let checks_pii = !pii.is_empty() && crate::parity::is_sql(&b.kind);
         if checks_pii || crate::parity::needs_refinement(&baseline.tree, &candidate.tree) {
             let (mut rb, mut rc) = (Snapshot::clone(&baseline), Snapshot::clone(&candidate));
-            crate::parity::refine(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree).await;
+            if !crate::parity::refine(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree).await {
+                // Differing rows could not be located because a side went away: reconciling
+                // the summary left in their place would resolve the per-key findings and open
+                // one that says nothing about the data.
+                warn!(pair = %pair.name, source, "A side could not be reached to locate differing rows; the comparison is unknown.");
+                state.with_status(|status| {
+                    status.pairs.entry(key).or_default().state = "unknown".into()
+                });
+                return;
+            }
             if checks_pii {
                 crate::parity::pii::check(&b.kind, &mut rb.tree, &c.kind, &mut rc.tree, &pii).await;
             }
@@ -80,8 +89,12 @@ pub async fn compare_pair(state: &Arc<AppState>, pair: &Pair, source: &str) {
     {
         Ok(delta) => delta,
         Err(error) => {
-            // Without the store the lifecycle cannot advance; say so and keep the old status.
-            warn!(pair = %pair.name, source, error = %error, "Storing findings failed.");
+            // Without the store the lifecycle cannot advance: the comparison is unknown (the
+            // stored findings stay exactly as they were) until a later run stores it.
+            warn!(pair = %pair.name, source, error = %error, "Storing findings failed; the comparison is unknown until the store answers.");
+            state.with_status(|status| {
+                status.pairs.entry(key).or_default().state = "unknown".into()
+            });
             return;
         }
     };
@@ -137,8 +150,13 @@ pub fn count_open(found: &[Finding]) -> BTreeMap<(Severity, String), usize> {
 
 /// Compares a new snapshot with the previous one of the same source: unexpected changes are
 /// `changed-since-last` findings, open until acknowledged. Changes during a deploy window of
-/// the environment are expected and recorded as such (no finding).
-pub async fn compare_with_previous(state: &Arc<AppState>, previous: &Snapshot, current: &Snapshot) {
+/// the environment are expected and recorded as such (no finding). Fails when the findings
+/// cannot be stored, so the caller can keep the new snapshot from replacing the previous one.
+pub async fn compare_with_previous(
+    state: &Arc<AppState>,
+    previous: &Snapshot,
+    current: &Snapshot,
+) -> Result<(), crate::store::StoreError> {
     let (env, source) = (current.environment.as_str(), current.source.as_str());
     let now = Utc::now();
     match state.store.active_deploy_windows(now).await {
@@ -147,7 +165,7 @@ pub async fn compare_with_previous(state: &Arc<AppState>, previous: &Snapshot, c
                 environment = env,
                 source, "Changes during a deploy window are expected."
             );
-            return;
+            return Ok(());
         }
         Ok(_) => {}
         Err(error) => {
@@ -178,30 +196,29 @@ pub async fn compare_with_previous(state: &Arc<AppState>, previous: &Snapshot, c
     let scope_name = format!("{env}@{CHANGED_SINCE_LAST}");
     let (found, _) = findings::classify(&scope_name, source, verdicts);
     if found.is_empty() {
-        return;
+        return Ok(());
     }
     let scope = FindingScope {
         kind: FindingKind::ChangedSinceLast,
         name: env.to_string(),
         source: source.to_string(),
     };
-    match state
+    let delta = state
         .store
         .reconcile_findings(&scope, &found, false, now)
         .await
-    {
-        Ok(delta) => {
-            if !delta.opened.is_empty() {
-                state.alerts_wake.notify_one();
-            }
-            for opened in &delta.opened {
-                let f = &opened.finding;
-                warn!(environment = env, source, path = %f.path, change = %f.change, severity = %f.severity, "Unexpected change since the last snapshot.");
-            }
-        }
-        Err(error) => warn!(environment = env, source, error = %error, "Storing findings failed."),
+        .inspect_err(
+            |error| warn!(environment = env, source, error = %error, "Storing findings failed."),
+        )?;
+    if !delta.opened.is_empty() {
+        state.alerts_wake.notify_one();
+    }
+    for opened in &delta.opened {
+        let f = &opened.finding;
+        warn!(environment = env, source, path = %f.path, change = %f.change, severity = %f.severity, "Unexpected change since the last snapshot.");
     }
     refresh_temporal_counts(state, env, source).await;
+    Ok(())
 }
 
 /// Re-reads the open changed-since-last findings of a source into the status (for metrics).

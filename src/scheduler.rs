@@ -229,10 +229,23 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         });
         return Err(outcome);
     }
-    let saved = match state.store.save_snapshot(&snapshot).await {
+    // Changes since the previous snapshot are stored before the snapshot that shows them: a
+    // crash or a store failure in between then repeats the comparison (an open finding is
+    // found again, not opened twice) instead of losing it.
+    let previous = state.read_status(|s| s.latest.get(key).cloned());
+    let temporal = match previous.filter(|p| p.hash != snapshot.hash) {
+        Some(previous) => compare::compare_with_previous(state, &previous, &snapshot).await,
+        None => Ok(()),
+    };
+    let stored = match temporal {
+        Ok(()) => state.store.save_snapshot(&snapshot).await,
+        Err(error) => Err(error),
+    };
+    let saved = match stored {
         Ok(saved) => saved,
         Err(error) => {
-            warn!(error = %error, "Storing the snapshot failed.");
+            warn!(error = %error, "Storing the snapshot failed; comparisons using this source are unknown until the store answers.");
+            mark_pairs_unknown(state, key);
             outcome.error = Some(SourceFailure {
                 reason: "store".into(),
                 message: error.to_string(),
@@ -242,7 +255,7 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         }
     };
     let snapshot = Arc::new(snapshot);
-    let (previous, recovered) = state.with_status(|s| {
+    let recovered = state.with_status(|s| {
         let status = s.sources.entry(key.clone()).or_default();
         let recovered = status.up == Some(false);
         status.up = Some(true);
@@ -256,7 +269,8 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         status.leaves = snapshot.tree.leaf_count();
         status.schema_objects = schema_objects(&snapshot.tree);
         status.migrations = migrations_applied(&snapshot.tree);
-        (s.latest.insert(key.clone(), snapshot.clone()), recovered)
+        s.latest.insert(key.clone(), snapshot.clone());
+        recovered
     });
     if recovered {
         info!("Collection recovered.");
@@ -267,11 +281,6 @@ async fn run_once_inner(state: &Arc<AppState>, key: &SourceKey) -> Result<RunOut
         leaves = snapshot.tree.leaf_count(),
         "Snapshot stored."
     );
-    if saved.is_new {
-        if let Some(previous) = previous.filter(|p| p.hash != snapshot.hash) {
-            compare::compare_with_previous(state, &previous, &snapshot).await;
-        }
-    }
     for pair in live
         .config
         .pairs

@@ -52,6 +52,30 @@ pub enum CollectError {
     },
 }
 
+/// Whether a driver error means the connection itself failed (the server went away, is
+/// restarting or shutting down, the network broke), as opposed to the statement failing: the
+/// source is unreachable (`connect`), not misconfigured.
+pub fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown,
+            // cannot connect now (starting up, in recovery); 57P05: idle session timeout.
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "57P05")
+        }),
+        _ => false,
+    }
+}
+
+/// Hint of a connection lost in the middle of a collection.
+pub const LOST_HINT: &str =
+    "the connection was lost mid-collection: is the server restarting, failing over or unreachable?";
+
 fn hint_suffix(hint: &Option<String>) -> String {
     hint.as_ref()
         .map(|h| format!(" (hint: {h})"))
@@ -126,6 +150,17 @@ impl CollectError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_connection_is_told_apart_from_a_failed_statement() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_connection_lost(&sqlx::Error::Io(reset)));
+        assert!(is_connection_lost(&sqlx::Error::PoolTimedOut));
+        assert!(!is_connection_lost(&sqlx::Error::RowNotFound));
+        assert!(!is_connection_lost(&sqlx::Error::ColumnNotFound(
+            "x".into()
+        )));
+    }
 
     #[test]
     fn reasons_are_the_metric_labels_and_messages_hide_passwords() {

@@ -299,8 +299,20 @@ where
 }
 
 fn failed(error: sqlx::Error) -> ParityError {
-    let timed_out =
-        postgres::session::is_timeout(&error) || mysql::session::is_statement_timeout(&error);
+    let connection_lost = crate::collectors::error::is_connection_lost(&error);
+    if connection_lost || postgres::session::is_lock_timeout(&error) {
+        let message = if connection_lost {
+            error.to_string()
+        } else {
+            format!("statement timeout: waited for a lock (lock_timeout); is a migration running? ({error})")
+        };
+        return ParityError::Unavailable {
+            connection_lost,
+            message: crate::snapshot::redact::mask_for_log(&message),
+        };
+    }
+    let timed_out = postgres::session::is_statement_timeout(&error)
+        || mysql::session::is_statement_timeout(&error);
     if timed_out {
         ParityError::Query(format!("too large to verify: {error}"))
     } else {

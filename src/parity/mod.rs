@@ -89,6 +89,15 @@ pub enum ParityError {
     /// The database refused or failed.
     #[error("{0}")]
     Query(String),
+    /// The server went away, or another session holds the table locked: nothing is known
+    /// about the table, so the collection fails instead of recording an error value.
+    #[error("{message}")]
+    Unavailable {
+        /// The connection was lost (else a lock wait was cut).
+        connection_lost: bool,
+        /// What the driver said (passwords masked).
+        message: String,
+    },
 }
 
 /// Splits `schema.table` (or `table`).
@@ -137,6 +146,22 @@ pub async fn collect(kind: &SourceKind) -> Result<Option<Tree>, crate::collector
     for table in &spec.tables {
         let node = match engine.first_level(table, spec).await {
             Ok((shape, digest)) => digest_node(&engine, &shape, &digest),
+            Err(ParityError::Unavailable {
+                connection_lost,
+                message,
+            }) => {
+                let target = target_of(kind);
+                let message = format!("checksumming {table}: {message}");
+                return Err(if connection_lost {
+                    crate::collectors::CollectError::connect(
+                        target,
+                        message,
+                        Some(crate::collectors::error::LOST_HINT),
+                    )
+                } else {
+                    crate::collectors::CollectError::query(target, message)
+                });
+            }
             Err(error) => {
                 let mut node = Node::map();
                 node.insert("error", Node::str(error.to_string()));
@@ -147,6 +172,15 @@ pub async fn collect(kind: &SourceKind) -> Result<Option<Tree>, crate::collector
     }
     engine.close().await;
     Ok(Some(data))
+}
+
+/// The redacted location of a SQL source, for messages.
+fn target_of(kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::Sqlite { path, .. } => path.display().to_string(),
+        SourceKind::Postgres { url, .. } | SourceKind::Mysql { url, .. } => url.redacted(),
+        _ => String::new(),
+    }
 }
 
 /// The tree node of one table's digest.

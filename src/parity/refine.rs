@@ -78,17 +78,20 @@ struct Located {
 }
 
 /// Locates the differing rows of every differing table of the two trees and rewrites both
-/// trees accordingly (see the module docs).
+/// trees accordingly (see the module docs). Returns `false` when a side could not be reached
+/// (or lost its connection, or had the table locked): the trees then carry a summary for those
+/// tables, which a daemon must not take for the state of the data (its comparison is unknown).
 pub async fn refine(
     baseline: &SourceKind,
     baseline_tree: &mut Tree,
     candidate: &SourceKind,
     candidate_tree: &mut Tree,
-) {
+) -> bool {
     let tables = differing_tables(baseline_tree, candidate_tree);
     if tables.is_empty() {
-        return;
+        return true;
     }
+    let mut reached = true;
     let spec = spec_of(candidate)
         .or_else(|| spec_of(baseline))
         .cloned()
@@ -102,12 +105,18 @@ pub async fn refine(
                     engines = open_both(baseline, candidate, &spec).await.ok();
                 }
                 match engines.as_mut() {
-                    None => Err("a side could not be reached to locate the rows".to_string()),
+                    None => {
+                        reached = false;
+                        Err("a side could not be reached to locate the rows".to_string())
+                    }
                     Some((x, y)) => {
                         match tokio::time::timeout(spec.timeout, locate(x, y, &shape, &a, &b)).await
                         {
                             Ok(Ok(located)) => Ok(located),
-                            Ok(Err(error)) => Err(error.to_string()),
+                            Ok(Err(error)) => {
+                                reached &= !matches!(error, ParityError::Unavailable { .. });
+                                Err(error.to_string())
+                            }
                             Err(_) => Err(ParityError::Timeout(spec.timeout).to_string()),
                         }
                     }
@@ -135,6 +144,7 @@ pub async fn refine(
         x.close().await;
         y.close().await;
     }
+    reached
 }
 
 async fn open_both(

@@ -20,6 +20,8 @@ pub enum ApiError {
     Conflict(String, serde_json::Value),
     /// 500: logged, answered without detail.
     Internal(String),
+    /// 503: the store cannot be reached right now; the client may retry.
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -38,6 +40,13 @@ impl IntoResponse for ApiError {
                 )
                     .into_response()
             }
+            ApiError::Unavailable(cause) => {
+                error!(error = %cause, "API request failed: the store is unavailable.");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; retry later".to_string(),
+                )
+            }
             ApiError::Internal(cause) => {
                 error!(error = %cause, "API request failed.");
                 (
@@ -52,6 +61,9 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
-        ApiError::Internal(error.to_string())
+        match error {
+            crate::store::StoreError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+            _ => ApiError::Internal(error.to_string()),
+        }
     }
 }

@@ -194,11 +194,14 @@ async fn deliver(
     Ok(())
 }
 
-/// Splits events into runs that share (event, kind, scope, source): what one comparison
-/// opened or resolved together, e.g. the 40 columns a migration dropped, is one delivery.
+/// Splits events into runs that share (event, kind, scope, source, time): what one comparison
+/// opened or resolved together, e.g. the 40 columns a migration dropped, is one delivery. The
+/// time (one per reconciliation) keeps two comparisons apart, so a group, and its delivery id,
+/// is the same whenever it is read: after a crash it is resent under the same id.
 fn groups(events: &[FindingEvent]) -> Vec<Vec<&FindingEvent>> {
     let key = |e: &FindingEvent| {
         (
+            e.at,
             e.event.clone(),
             e.finding.kind,
             e.finding.scope.clone(),

@@ -51,6 +51,9 @@ pub enum StoreError {
     #[error("store query failed: {0}")]
     /// A statement failed.
     Query(String),
+    #[error("store unavailable: {0} (it is retried; nothing is lost or changed meanwhile)")]
+    /// The store's server cannot be reached right now (down, restarting, network): transient.
+    Unavailable(String),
 }
 
 /// A handle on the store; cheap to clone.
@@ -229,7 +232,12 @@ fn parse_stamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 fn query_error(error: sqlx::Error) -> StoreError {
-    StoreError::Query(error.to_string())
+    let message = crate::snapshot::redact::mask_for_log(&error.to_string());
+    if crate::collectors::error::is_connection_lost(&error) {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Query(message)
+    }
 }
 
 /// Parses JSON written by the store; trees may nest as deep as collection allows.

@@ -1013,7 +1013,7 @@ async fn collect_postgres_hostile_identifiers_round_trip_into_paths() {
 }
 
 #[tokio::test]
-async fn collect_postgres_a_count_that_times_out_is_an_error_leaf_not_zero() {
+async fn collect_postgres_a_count_waiting_for_a_lock_fails_the_collection_never_a_value() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
@@ -1031,16 +1031,23 @@ async fn collect_postgres_a_count_that_times_out_is_an_error_leaf_not_zero() {
         statement_timeout: Duration::from_millis(300),
         ..SqlOptions::default()
     };
-    let tree = collect_with(&db.url, &options).await;
+    let result = collect_with(&db.url, &options).await;
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut locker)
         .await
         .unwrap();
-    let tree = tree.unwrap();
-    assert_eq!(
-        at(&tree, "rows/public.busy"),
-        &Node::str("error: count timed out after 300ms")
+    // A lock says nothing about the table and goes away: the collection fails (its pair is
+    // unknown) rather than record a count that would read as drift, then resolve.
+    let err = result.unwrap_err();
+    assert_eq!(err.reason(), "query", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("counting the rows of public.busy")
+            && text.contains("waited 150ms for a lock (lock_timeout)"),
+        "{text}"
     );
+    let tree = collect_with(&db.url, &options).await.unwrap();
+    assert_eq!(at(&tree, "rows/public.busy"), &Node::Int(0));
     assert_eq!(at(&tree, "rows/public.calm"), &Node::Int(1));
 }
 

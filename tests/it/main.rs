@@ -8,6 +8,8 @@
 //!   failure semantics, temporal drift, reload, tokens, restarts.
 //! - `store`: the store on a real SQLite file and on the real PostgreSQL.
 //! - `alerts`: the Alertmanager sink against a real Alertmanager.
+//! - `chaos`: servers killed, locked and restarted under a running daemon (target, store, the
+//!   daemon itself): no false findings, no lost or repeated alerts, recovery in place.
 //! - `cli`: the built binary end to end: exit codes, output formats, bad input, the demo.
 //! - `deploy`: the files under `deploy/` parse and agree with the daemon (probes, metrics, configs).
 //! - `report`: `report` and `signoff` end to end: golden files, JUnit and Markdown consumers,
@@ -27,6 +29,7 @@
 mod helpers;
 
 mod alerts;
+mod chaos;
 mod cli;
 mod collect_file_http;
 mod collect_mysql;

@@ -262,8 +262,16 @@ pub fn connect_error(
     }
 }
 
-/// A failed statement; a statement timeout says so plainly.
+/// A failed statement; a statement timeout says so plainly, and a connection lost mid-way is
+/// a `connect` failure (the server went away), not a query one.
 pub fn query_error(target: &str, what: &str, err: sqlx::Error) -> CollectError {
+    if crate::collectors::error::is_connection_lost(&err) {
+        return CollectError::connect(
+            target,
+            format!("{what}: {err}"),
+            Some(crate::collectors::error::LOST_HINT),
+        );
+    }
     if is_statement_timeout(&err) {
         return CollectError::query(
             target,

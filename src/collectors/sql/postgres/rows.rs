@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tracing::debug;
 
 use super::relations::TableRef;
-use super::session::{connect_error, is_timeout, Limits};
+use super::session::{connect_error, is_lock_timeout, is_statement_timeout, query_error, Limits};
 use crate::collectors::CollectError;
 use crate::config::{RowCountMode, SqlOptions};
 use crate::snapshot::Node;
@@ -141,7 +141,18 @@ async fn count_one(
         .await
     {
         Ok(rows) => Ok(Node::Int(rows)),
-        Err(err) if is_timeout(&err) => {
+        // A table held by another session (a migration's exclusive lock) says nothing about its
+        // size: the collection fails (and its comparisons are unknown) rather than record a
+        // value that would be reported as drift and resolve when the lock goes.
+        Err(err) if is_lock_timeout(&err) || crate::collectors::error::is_connection_lost(&err) => {
+            Err(query_error(
+                target,
+                limits,
+                &format!("counting the rows of {}", job.key),
+                &err,
+            ))
+        }
+        Err(err) if is_statement_timeout(&err) => {
             debug!(table = %job.key, "Row count timed out.");
             Ok(Node::str(format!(
                 "error: count timed out after {}",

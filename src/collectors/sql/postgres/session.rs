@@ -37,7 +37,9 @@ mod sqlstate {
 pub struct Limits {
     /// `statement_timeout`.
     pub statement: Duration,
-    /// `lock_timeout`: the statement timeout, capped at five seconds.
+    /// `lock_timeout`: half the statement timeout, capped at five seconds. Always shorter than
+    /// the statement timeout, so a statement stuck behind a lock fails as a lock wait
+    /// (`55P03`, transient: the collection fails) and never as a slow statement (`57014`).
     pub lock: Duration,
 }
 
@@ -46,7 +48,7 @@ impl Limits {
     pub fn of(options: &SqlOptions) -> Self {
         Limits {
             statement: options.statement_timeout,
-            lock: options.statement_timeout.min(LOCK_TIMEOUT_CAP),
+            lock: (options.statement_timeout / 2).min(LOCK_TIMEOUT_CAP),
         }
     }
 }
@@ -320,18 +322,29 @@ impl Session {
     }
 }
 
-/// Whether an error is the server cancelling a statement for `statement_timeout` or
-/// `lock_timeout`.
-pub fn is_timeout(err: &sqlx::Error) -> bool {
-    matches!(
-        db_code(err).as_deref(),
-        Some(sqlstate::QUERY_CANCELED | sqlstate::LOCK_NOT_AVAILABLE)
-    )
+/// Whether an error is the server cancelling a statement for `statement_timeout` (a statement
+/// too slow for its budget, e.g. counting a huge table).
+pub fn is_statement_timeout(err: &sqlx::Error) -> bool {
+    db_code(err).as_deref() == Some(sqlstate::QUERY_CANCELED)
+}
+
+/// Whether an error is a lock wait cut by `lock_timeout`: another session (a migration, a
+/// `LOCK TABLE`) holds the object. Transient, so it fails the collection rather than become a
+/// value.
+pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    db_code(err).as_deref() == Some(sqlstate::LOCK_NOT_AVAILABLE)
 }
 
 /// A failed statement, explained: timeouts say which limit was hit, missing privileges say what
 /// to grant.
 pub fn query_error(target: &str, limits: Limits, what: &str, err: &sqlx::Error) -> CollectError {
+    if crate::collectors::error::is_connection_lost(err) {
+        return CollectError::connect(
+            target,
+            format!("{what}: {err}"),
+            Some(crate::collectors::error::LOST_HINT),
+        );
+    }
     let message = match db_code(err).as_deref() {
         Some(sqlstate::QUERY_CANCELED) => format!(
             "{what}: statement timeout: cancelled after {} (statement_timeout)",
@@ -377,7 +390,7 @@ mod tests {
             statement_timeout: Duration::from_secs(1),
             ..SqlOptions::default()
         };
-        assert_eq!(Limits::of(&short).lock, Duration::from_secs(1));
+        assert_eq!(Limits::of(&short).lock, Duration::from_millis(500));
     }
 
     #[test]
