@@ -37,7 +37,29 @@ fn severity_rank(severity: Severity) -> i64 {
     }
 }
 
+/// The PostgreSQL advisory lock that orders outbox writers ("dw" "ob" in ASCII).
+const OUTBOX_LOCK: i64 = 0x6477_6f62;
+
 impl Store {
+    /// With several replicas on one PostgreSQL store, event ids come from one sequence but
+    /// transactions commit in any order: a sink that read id 11 before id 10 committed would
+    /// skip 10 for good. Taking this lock before the first insert makes ids commit in order
+    /// (it is held to the end of the transaction). SQLite has one writer anyway.
+    async fn order_outbox(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        if self.shared_outbox {
+            // Selected through a subquery: the Any driver cannot decode a `void` column.
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(OUTBOX_LOCK)
+                .execute(&mut **tx)
+                .await
+                .map_err(query_error)?;
+        }
+        Ok(())
+    }
+
     /// Brings the stored findings of `scope` in line with `current`: new ones are opened,
     /// known ones updated (keeping `first_seen`), and — when `auto_resolve` — open ones no
     /// longer present are resolved as fixed. One transaction, so a crash leaves no half state.
@@ -50,6 +72,7 @@ impl Store {
     ) -> Result<FindingsDelta, StoreError> {
         let _writer = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(query_error)?;
+        self.order_outbox(&mut tx).await?;
         let filter = FindingFilter {
             kind: Some(scope.kind),
             scope: Some(scope.name.clone()),
@@ -148,6 +171,7 @@ impl Store {
     ) -> Result<Vec<StoredFinding>, StoreError> {
         let _writer = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(query_error)?;
+        self.order_outbox(&mut tx).await?;
         let filter = FindingFilter {
             state: Some(FindingState::Open),
             ..filter.clone()

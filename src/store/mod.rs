@@ -64,6 +64,8 @@ pub struct Store {
     target: String,
     /// Serialises writers: SQLite allows one, and reconciliation must not interleave.
     write: Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL: transactions that write outbox events take a store-wide lock first.
+    shared_outbox: bool,
 }
 
 /// A stored snapshot without its tree.

@@ -77,6 +77,7 @@ impl Store {
             pool,
             target,
             write: Arc::new(tokio::sync::Mutex::new(())),
+            shared_outbox: backend == Backend::Postgres,
         })
     }
 }
