@@ -40,7 +40,7 @@ pub fn load_or_create(file: &Path) -> Result<Vec<u8>, ConfigError> {
     getrandom::fill(&mut key)
         .map_err(|e| ConfigError::file(file, format!("cannot make a random key: {e}"), None))?;
     let encoded = hex::encode(key);
-    write_private(file, encoded.as_bytes()).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         ConfigError::file(
             file,
             format!("cannot create HMAC key file: {e}"),
@@ -48,14 +48,24 @@ pub fn load_or_create(file: &Path) -> Result<Vec<u8>, ConfigError> {
                 "make the state directory writable (state_dir in the config) or set {KEY_ENV}"
             )),
         )
-    })?;
-    Ok(encoded.into_bytes())
+    };
+    match publish_private(file, encoded.as_bytes()) {
+        Ok(true) => Ok(encoded.into_bytes()),
+        // Another process (a replica starting at the same moment) made it first: use theirs.
+        Ok(false) => std::fs::read(file).map_err(cannot),
+        Err(e) => Err(cannot(e)),
+    }
 }
 
-fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to a private temporary file and links it in place as `file`, so the key
+/// file never exists half-written; `Ok(false)` when `file` appeared meanwhile.
+fn publish_private(file: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(std::io::Error::other)?;
+    let temporary = file.with_extension(format!("tmp-{}", hex::encode(suffix)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -63,9 +73,19 @@ fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut handle = options.open(file)?;
-    handle.write_all(bytes)?;
-    handle.sync_all()
+    let written = options.open(&temporary).and_then(|mut handle| {
+        handle.write_all(bytes)?;
+        handle.sync_all()
+    });
+    // A hard link fails when the name exists: of several creators exactly one wins.
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, file));
+    // The temporary name is ours alone; failing to remove it leaves only a stray file.
+    std::fs::remove_file(&temporary).unwrap_or_default();
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +105,29 @@ mod tests {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn replicas_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state/hmac.key");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let keys: Vec<Vec<u8>> = (0..8)
+            .map(|_| {
+                let (file, barrier) = (file.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    load_or_create(&file).unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(keys.iter().all(|k| *k == keys[0] && k.len() == 64));
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
     }
 }
