@@ -141,7 +141,10 @@ async fn guard_foreign(pool: &AnyPool, target: &str, backend: Backend) -> Result
         .filter_map(|r| r.try_get::<String, _>("name").ok())
         .collect();
     debug!(store = %target, tables = tables.len(), "Inspected the store.");
-    if tables.is_empty() || tables.iter().any(|t| t == "driftwarden_store") {
+    // sqlx creates its bookkeeping table before the first migration commits (our tables and
+    // the marker come in one transaction): seen alone, another replica is migrating right now.
+    let ours_in_progress = tables.iter().all(|t| t == "_sqlx_migrations");
+    if ours_in_progress || tables.iter().any(|t| t == "driftwarden_store") {
         return Ok(());
     }
     let mut shown: Vec<&str> = tables.iter().map(String::as_str).take(5).collect();

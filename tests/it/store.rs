@@ -262,6 +262,43 @@ async fn postgres_store_behaves() {
 }
 
 #[tokio::test]
+async fn replicas_opening_a_new_postgres_store_together_all_succeed() {
+    // Three replicas started at once race to migrate an empty database: sqlx serialises the
+    // migrations, and none may take the half-made store for someone else's database.
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // The moment a racing replica sees: sqlx's bookkeeping table exists (it is created before
+    // the first migration's transaction), our tables and marker not yet.
+    db.execute(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, \
+         checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .await;
+    let store = Store::open(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("a store being migrated by another replica is ours: {e}"));
+    store.ping().await.unwrap();
+    store.close().await;
+    for _ in 0..3 {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        let (a, b, c) = tokio::join!(
+            Store::open(&db.url),
+            Store::open(&db.url),
+            Store::open(&db.url)
+        );
+        for store in [a, b, c] {
+            let store = store.unwrap_or_else(|e| panic!("a replica failed to open: {e}"));
+            store.ping().await.unwrap();
+            store.close().await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_database_that_is_not_a_store_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.db");
