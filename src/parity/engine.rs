@@ -300,11 +300,13 @@ where
 
 fn failed(error: sqlx::Error) -> ParityError {
     let connection_lost = crate::collectors::error::is_connection_lost(&error);
-    if connection_lost || postgres::session::is_lock_timeout(&error) {
+    let lock_wait =
+        postgres::session::is_lock_timeout(&error) || mysql::session::is_lock_timeout(&error);
+    if connection_lost || lock_wait {
         let message = if connection_lost {
             error.to_string()
         } else {
-            format!("statement timeout: waited for a lock (lock_timeout); is a migration running? ({error})")
+            format!("statement timeout: waited for a lock; is a migration running? ({error})")
         };
         return ParityError::Unavailable {
             connection_lost,

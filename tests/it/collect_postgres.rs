@@ -1051,6 +1051,45 @@ async fn collect_postgres_a_count_waiting_for_a_lock_fails_the_collection_never_
     assert_eq!(at(&tree, "rows/public.calm"), &Node::Int(1));
 }
 
+#[tokio::test]
+async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_that_table() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // A table too slow to count in time, without any lock: a row-level security policy that
+    // sleeps 100 ms per row (applied to the collector's role, which does not own the table).
+    let role = format!("{}_slow", db.name);
+    db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
+    db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
+        .await;
+    db.execute(&format!(
+        "CREATE TABLE slow (id int); INSERT INTO slow SELECT generate_series(1, 20);
+         ALTER TABLE slow ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY crawl ON slow USING (pg_sleep(0.1) IS NOT NULL);
+         CREATE TABLE calm (id int); INSERT INTO calm VALUES (1);
+         GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON slow, calm TO {role};"
+    ))
+    .await;
+    let options = SqlOptions {
+        row_counts: RowCountMode::Exact,
+        statement_timeout: Duration::from_millis(500),
+        ..SqlOptions::default()
+    };
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the test URL has no user to replace");
+    let result = collect_with(&url, &options).await;
+    db.execute(&format!("DROP OWNED BY {role}")).await;
+    db.admin(&format!("DROP ROLE {role}")).await;
+    // The table is simply too big for the timeout: that is the table's own state, reported as
+    // an error text on its leaf (never 0), and the rest of the collection stands.
+    let tree = result.unwrap();
+    assert_eq!(
+        at(&tree, "rows/public.slow"),
+        &Node::str("error: count timed out after 500ms")
+    );
+    assert_eq!(at(&tree, "rows/public.calm"), &Node::Int(1));
+}
+
 // ---- errors: each is a clear CollectError; through `check`, exit 2 and no findings ----
 
 #[tokio::test]

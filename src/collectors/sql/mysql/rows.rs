@@ -5,6 +5,10 @@
 //! Small tables are counted in batches (`SELECT … UNION ALL SELECT …`, text protocol: one
 //! round trip per batch instead of three per table); a batch that fails or times out is
 //! counted again table by table, so the error lands on the table that caused it.
+//!
+//! A count that waited for a lock (`lock_wait_timeout`: a migration or `LOCK TABLES` holds the
+//! table) or lost its connection fails the collection instead: neither says anything about the
+//! table, and recording it as a value would report a drift that resolves by itself.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -17,7 +21,9 @@ use tokio::task::JoinSet;
 use tracing::debug;
 
 use super::catalog::TableInfo;
-use super::session::{int, is_statement_timeout, open_session, Session};
+use super::session::{
+    int, is_lock_timeout, is_statement_timeout, open_session, query_error, Session,
+};
 use crate::collectors::CollectError;
 use crate::config::{RowCountMode, SqlOptions};
 use crate::snapshot::Node;
@@ -165,7 +171,9 @@ impl Worker {
     }
 
     /// Counts `tables` in one statement: the counts in order, or why they could not be had
-    /// (`error: …`). Only a failure to open a session is an error of the whole collection.
+    /// (`error: …`). A failure to open a session, and a lock wait or lost connection on a
+    /// single table, are errors of the whole collection; on a batch they ask for a recount
+    /// table by table, so the error names its table.
     async fn attempt(
         &self,
         conn: &mut Option<MySqlConnection>,
@@ -202,6 +210,22 @@ impl Worker {
         let rows = match fetched {
             Ok(Ok(rows)) => rows,
             Ok(Err(err)) if is_statement_timeout(&err) => return Ok(Err(timed_out())),
+            Ok(Err(err))
+                if is_lock_timeout(&err) || crate::collectors::error::is_connection_lost(&err) =>
+            {
+                // A lost connection is gone for good; a lock wait leaves it usable.
+                if !is_lock_timeout(&err) {
+                    *conn = None;
+                }
+                return match tables {
+                    [table] => Err(query_error(
+                        &self.target,
+                        &format!("counting the rows of {}", quote(table)),
+                        err,
+                    )),
+                    _ => Ok(Err(format!("error: {err}"))),
+                };
+            }
             Ok(Err(err)) => return Ok(Err(format!("error: {err}"))),
             Err(_) => {
                 // The connection is mid-statement: drop it and reconnect for the next.

@@ -22,6 +22,17 @@ const ER_BAD_DB: u16 = 1049;
 const ER_STATEMENT_TIMEOUT: u16 = 1969;
 /// MySQL's `ER_QUERY_TIMEOUT` (`max_execution_time` exceeded).
 const ER_QUERY_TIMEOUT: u16 = 3024;
+/// `ER_LOCK_WAIT_TIMEOUT`: `lock_wait_timeout` (metadata locks) or `innodb_lock_wait_timeout`.
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// Longest wait for a table another session holds (a migration, `LOCK TABLES`): a collector
+/// that waits longer only queues others behind it.
+const LOCK_WAIT_CAP: u64 = 5;
+
+/// `lock_wait_timeout` in whole seconds (the server takes no fraction): half the statement
+/// timeout, 1 to 5 s, so a statement stuck behind a lock fails as a lock wait, not a timeout.
+pub fn lock_wait_seconds(statement_timeout: Duration) -> u64 {
+    (statement_timeout.as_secs() / 2).clamp(1, LOCK_WAIT_CAP)
+}
 
 /// Which server family answered: they differ in catalog columns and variable names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +142,10 @@ pub async fn open_session(
     };
     for sql in [
         "SET SESSION TRANSACTION READ ONLY".to_string(),
-        format!("SET SESSION sql_mode = '', {timeout}{stats_expiry}"),
+        format!(
+            "SET SESSION sql_mode = '', {timeout}, lock_wait_timeout = {}{stats_expiry}",
+            lock_wait_seconds(statement_timeout)
+        ),
     ] {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut conn)
@@ -228,6 +242,11 @@ pub fn is_statement_timeout(err: &sqlx::Error) -> bool {
     )
 }
 
+/// Whether a statement gave up waiting for a lock another session holds.
+pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    server_error_number(err) == Some(ER_LOCK_WAIT_TIMEOUT)
+}
+
 /// A connection failure, classified: refused/unreachable, bad credentials, missing database.
 pub fn connect_error(
     target: &str,
@@ -276,6 +295,15 @@ pub fn query_error(target: &str, what: &str, err: sqlx::Error) -> CollectError {
         return CollectError::query(
             target,
             format!("statement timeout: {what} ran past statement_timeout ({err})"),
+        );
+    }
+    if is_lock_timeout(&err) {
+        return CollectError::query(
+            target,
+            format!(
+                "{what}: statement timeout: waited for a lock (lock_wait_timeout); \
+                 is a migration running? ({err})"
+            ),
         );
     }
     CollectError::query(target, format!("{what}: {err}"))
@@ -345,6 +373,14 @@ mod tests {
         assert_eq!(Version::parse("8.4"), Version(8, 4, 0));
         assert!(Version::parse("8.0.16") >= Version(8, 0, 16));
         assert_eq!(Version(8, 0, 3).to_string(), "8.0.3");
+    }
+
+    #[test]
+    fn lock_waits_are_whole_seconds_below_the_statement_timeout_and_capped() {
+        assert_eq!(lock_wait_seconds(Duration::from_secs(30)), 5);
+        assert_eq!(lock_wait_seconds(Duration::from_secs(4)), 2);
+        assert_eq!(lock_wait_seconds(Duration::from_millis(1500)), 1);
+        assert_eq!(lock_wait_seconds(Duration::from_secs(3600)), 5);
     }
 
     #[test]
