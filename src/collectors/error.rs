@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-/// A collection that produced no snapshot. Messages never carry secrets: targets and texts
-/// from drivers pass through `mask_for_log` on construction.
+/// A collection that produced no snapshot. Messages never carry secrets nor raw control
+/// characters: targets and texts from drivers pass through `mask` on construction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CollectError {
     /// The whole collection ran past its timeout.
@@ -90,8 +90,13 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
+/// Masks passwords, and escapes control characters (but newline and tab) and bidi overrides:
+/// messages quote what sources said (a command's stderr, a server's error, a file's bytes) and
+/// end up in logs and terminals, where `ESC [2J` or a carriage return must stay text.
 fn mask(text: impl AsRef<str>) -> String {
-    crate::snapshot::redact::mask_for_log(text.as_ref())
+    // A carriage return is escaped here, not by `visible`, which keeps a line break after it.
+    let masked = crate::snapshot::redact::mask_for_log(text.as_ref()).replace('\r', "\\u{d}");
+    crate::diff::text::visible(&masked).into_owned()
 }
 
 impl CollectError {

@@ -733,6 +733,29 @@ async fn command_nonzero_exit_is_a_query_error_quoting_the_end_of_stderr() {
 }
 
 #[tokio::test]
+async fn command_stderr_with_terminal_escapes_is_quoted_as_text() {
+    // A failing tool that clears the screen, rewrites the line and flips the text direction:
+    // the error reaches logs, the CLI and the API, so none of that may act on a terminal.
+    let cmd = argv(&[
+        "sh",
+        "-c",
+        "printf 'fine\\033[2J\\rforged line\\342\\200\\256evil\\n' >&2; exit 1",
+    ]);
+    let err = command::collect(&cmd, &here(), None, MIB)
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.ends_with("fine\\u{1b}[2J\\u{d}forged line\\u{202e}evil"),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains(['\u{1b}', '\r', '\n', '\u{202e}']),
+        "{shown:?}"
+    );
+}
+
+#[tokio::test]
 async fn command_program_not_found_is_a_connect_error_with_a_hint() {
     let err = command::collect(&argv(&["driftwarden-no-such-program"]), &here(), None, MIB)
         .await
