@@ -300,14 +300,23 @@ where
 
 fn failed(error: sqlx::Error) -> ParityError {
     let connection_lost = crate::collectors::error::is_connection_lost(&error);
-    let lock_wait =
-        postgres::session::is_lock_timeout(&error) || mysql::session::is_lock_timeout(&error);
-    if connection_lost || lock_wait {
-        let message = if connection_lost {
-            error.to_string()
-        } else {
-            format!("statement timeout: waited for a lock; is a migration running? ({error})")
-        };
+    // A lock wait or a statement killed by another session says nothing about the rows.
+    let transient = if connection_lost {
+        Some(error.to_string())
+    } else if postgres::session::is_lock_timeout(&error) {
+        Some(format!(
+            "statement timeout: waited for a lock (lock_timeout); is a migration running? ({error})"
+        ))
+    } else if mysql::session::is_lock_timeout(&error) {
+        Some(format!(
+            "statement timeout: waited for a lock (lock_wait_timeout); is a migration running? ({error})"
+        ))
+    } else if mysql::session::is_killed(&error) {
+        Some(format!("killed by another session ({error})"))
+    } else {
+        None
+    };
+    if let Some(message) = transient {
         return ParityError::Unavailable {
             connection_lost,
             message: crate::snapshot::redact::mask_for_log(&message),

@@ -4,7 +4,8 @@
 //! - a target table locked by another session, so the collector's statements hit
 //!   `lock_timeout`;
 //! - the PostgreSQL store killed under the daemon, then restarted;
-//! - the daemon SIGKILLed while writing many sources to its SQLite store, then restarted.
+//! - the daemon SIGKILLed while writing many sources to its SQLite store, then restarted;
+//! - a target MariaDB SIGKILLed at several points of a collection, then restarted.
 //!
 //! After each: no finding opened or resolved by what could not be seen (comparisons are
 //! `unknown`), every webhook event delivered exactly once (a repeat only under the same
@@ -19,6 +20,7 @@ use serde_json::Value;
 use sqlx::{Connection, Row};
 
 use crate::helpers::daemon::{metric, start, TestDaemon};
+use crate::helpers::mariadb_server::TempMariadb;
 use crate::helpers::pg_cluster::TempCluster;
 use crate::helpers::Demo;
 
@@ -910,4 +912,125 @@ async fn sqlite_outbox(path: &std::path::Path) -> BTreeSet<(String, i64)> {
     rows.iter()
         .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
         .collect()
+}
+
+/// Runs fixture SQL on a MariaDB server.
+async fn mariadb(url: &str, sql: &str) {
+    let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_mariadb_target_killed_mid_collection_is_a_connect_error_never_a_partial_snapshot() {
+    use driftwarden::collectors::sql::mysql;
+    use driftwarden::config::{RowCountMode, Secret, SqlOptions};
+
+    let Some(mut server) = TempMariadb::start() else {
+        return;
+    };
+    mariadb(&server.url("mysql"), "CREATE DATABASE app").await;
+    // Enough tables that a collection (catalog queries, then exact counts on several sessions)
+    // lasts long enough to be cut at different points.
+    let mut ddl = String::new();
+    for i in 0..60 {
+        ddl.push_str(&format!(
+            "CREATE TABLE t{i} (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(40), \
+             KEY t{i}_name (name)); INSERT INTO t{i} (name) VALUES ('a'), ('b'), ('c');"
+        ));
+    }
+    // One table big enough that counting it takes a while, counted on its own session.
+    ddl.push_str(
+        "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(40)); \
+         INSERT INTO big (id, name) SELECT seq, 'x' FROM seq_1_to_1000000; ANALYZE TABLE big;",
+    );
+    mariadb(&server.url("app"), &ddl).await;
+    let url = Secret::new(server.url("app"));
+    let options = SqlOptions {
+        row_counts: RowCountMode::Exact,
+        statement_timeout: Duration::from_secs(10),
+        ..SqlOptions::default()
+    };
+    let started = Instant::now();
+    let baseline = mysql::collect(&url, &options).await.unwrap();
+    let took = started.elapsed();
+
+    let mut interrupted = Vec::new();
+    // Cut while the catalog is read (early), while the big table is being counted, and by an
+    // administrator killing just the counting session or its statement (the server stays up).
+    for moment in ["early", "counting", "count killed", "count interrupted"] {
+        let collection = tokio::spawn({
+            let (url, options) = (url.clone(), options.clone());
+            async move { mysql::collect(&url, &options).await }
+        });
+        if moment == "early" {
+            tokio::time::sleep(took / 8).await;
+        } else {
+            let mut watcher = sqlx::MySqlConnection::connect(&server.url("app"))
+                .await
+                .unwrap();
+            let id: i64 = eventually!("a count of `big` running", {
+                sqlx::query_scalar(
+                    "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+                     WHERE INFO LIKE '%COUNT(*)%`big`%' AND ID <> CONNECTION_ID()",
+                )
+                .fetch_optional(&mut watcher)
+                .await
+                .unwrap()
+            });
+            let (kill, reason, says) = match moment {
+                "count killed" => ("CONNECTION", "connect", "connection was lost"),
+                "count interrupted" => ("QUERY", "query", "interrupted"),
+                _ => ("", "", ""),
+            };
+            if !kill.is_empty() {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {kill} {id}")))
+                    .execute(&mut watcher)
+                    .await
+                    .unwrap();
+                // A killed count says nothing about the table: the collection fails, rather
+                // than record `rows/big` as "error: …" and report it as drift.
+                let err = match collection.await.unwrap() {
+                    Ok(tree) => panic!(
+                        "{moment}: the collection succeeded with rows/big = {:?}",
+                        tree.get(&driftwarden::snapshot::Path::parse("rows/big").unwrap())
+                    ),
+                    Err(err) => err,
+                };
+                assert_eq!(err.reason(), reason, "{moment}: {err}");
+                assert!(err.to_string().contains(says), "{moment}: {err}");
+                assert!(err.to_string().contains("`big`"), "{moment}: {err}");
+                interrupted.push(moment);
+                continue;
+            }
+        }
+        server.kill();
+        match collection.await.unwrap() {
+            // Finished before the kill: then it must be the whole, unchanged snapshot.
+            Ok(tree) => {
+                let changes = driftwarden::diff::diff(&baseline, &tree);
+                assert!(changes.is_empty(), "killed {moment}: {changes:#?}");
+            }
+            // Cut mid-way: the server went away, which is `connect`, never a value such as a
+            // row count reading "error", which would be reported as drift.
+            Err(err) => {
+                assert_eq!(err.reason(), "connect", "killed {moment}: {err}");
+                interrupted.push(moment);
+            }
+        }
+        let down = mysql::collect(&url, &options).await.unwrap_err();
+        assert_eq!(down.reason(), "connect", "{down}");
+        server.start_again();
+        let again = mysql::collect(&url, &options).await.unwrap();
+        let changes = driftwarden::diff::diff(&baseline, &again);
+        assert!(changes.is_empty(), "after the restart: {changes:#?}");
+    }
+    eprintln!("a collection took {took:?}; cut {interrupted:?}");
+    assert!(
+        interrupted.contains(&"counting"),
+        "the kill while counting did not cut the collection (one takes {took:?})"
+    );
 }

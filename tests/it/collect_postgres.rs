@@ -1051,13 +1051,10 @@ async fn collect_postgres_a_count_waiting_for_a_lock_fails_the_collection_never_
     assert_eq!(at(&tree, "rows/public.calm"), &Node::Int(1));
 }
 
-#[tokio::test]
-async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_that_table() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    // A table too slow to count in time, without any lock: a row-level security policy that
-    // sleeps 100 ms per row (applied to the collector's role, which does not own the table).
+/// A table too slow to count quickly, without any lock: a row-level security policy that
+/// sleeps 100 ms per row of 20, applied to a role of its own (which does not own the table).
+/// Gives that role's URL; `drop_slow_role` removes it.
+async fn slow_table_role(db: &TestDb) -> (String, String) {
     let role = format!("{}_slow", db.name);
     db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
     db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
@@ -1070,16 +1067,29 @@ async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_th
          GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON slow, calm TO {role};"
     ))
     .await;
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the test URL has no user to replace");
+    (url, role)
+}
+
+async fn drop_slow_role(db: &TestDb, role: &str) {
+    db.execute(&format!("DROP OWNED BY {role}")).await;
+    db.admin(&format!("DROP ROLE {role}")).await;
+}
+
+#[tokio::test]
+async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_that_table() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (url, role) = slow_table_role(&db).await;
     let options = SqlOptions {
         row_counts: RowCountMode::Exact,
         statement_timeout: Duration::from_millis(500),
         ..SqlOptions::default()
     };
-    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    assert_ne!(url, db.url, "the test URL has no user to replace");
     let result = collect_with(&url, &options).await;
-    db.execute(&format!("DROP OWNED BY {role}")).await;
-    db.admin(&format!("DROP ROLE {role}")).await;
+    drop_slow_role(&db, &role).await;
     // The table is simply too big for the timeout: that is the table's own state, reported as
     // an error text on its leaf (never 0), and the rest of the collection stands.
     let tree = result.unwrap();
@@ -1088,6 +1098,57 @@ async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_th
         &Node::str("error: count timed out after 500ms")
     );
     assert_eq!(at(&tree, "rows/public.calm"), &Node::Int(1));
+}
+
+#[tokio::test]
+async fn collect_postgres_a_count_cancelled_by_another_session_fails_the_collection() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (url, role) = slow_table_role(&db).await;
+    let options = SqlOptions {
+        row_counts: RowCountMode::Exact,
+        statement_timeout: Duration::from_secs(30),
+        ..SqlOptions::default()
+    };
+    let collection = tokio::spawn({
+        let (url, options) = (url.clone(), options.clone());
+        async move { collect_with(&url, &options).await }
+    });
+    // An administrator (or a query killer) cancels the count: same SQLSTATE as a statement
+    // timeout, but it says nothing about the table.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let cancelled: Option<bool> = sqlx::query_scalar(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'active' \
+             AND query ILIKE '%count(*)%slow%' AND pid <> pg_backend_pid()",
+        )
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+        if cancelled == Some(true) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the count never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let result = collection.await.unwrap();
+    drop_slow_role(&db, &role).await;
+    let err = match result {
+        Ok(tree) => panic!(
+            "the collection succeeded with rows/public.slow = {:?}",
+            at(&tree, "rows/public.slow")
+        ),
+        Err(err) => err,
+    };
+    assert_eq!(err.reason(), "query", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("counting the rows of public.slow: cancelled by another session"),
+        "{text}"
+    );
 }
 
 // ---- errors: each is a clear CollectError; through `check`, exit 2 and no findings ----

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod db;
+pub mod mariadb_server;
 pub mod pg_cluster;
 
 use std::path::{Path, PathBuf};

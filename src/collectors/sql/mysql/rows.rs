@@ -7,7 +7,7 @@
 //! counted again table by table, so the error lands on the table that caused it.
 //!
 //! A count that waited for a lock (`lock_wait_timeout`: a migration or `LOCK TABLES` holds the
-//! table) or lost its connection fails the collection instead: neither says anything about the
+//! table), was killed by another session, or lost its connection fails the collection instead: neither says anything about the
 //! table, and recording it as a value would report a drift that resolves by itself.
 
 use std::collections::VecDeque;
@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::catalog::TableInfo;
 use super::session::{
-    int, is_lock_timeout, is_statement_timeout, open_session, query_error, Session,
+    int, is_killed, is_lock_timeout, is_statement_timeout, open_session, query_error, Session,
 };
 use crate::collectors::CollectError;
 use crate::config::{RowCountMode, SqlOptions};
@@ -211,12 +211,12 @@ impl Worker {
             Ok(Ok(rows)) => rows,
             Ok(Err(err)) if is_statement_timeout(&err) => return Ok(Err(timed_out())),
             Ok(Err(err))
-                if is_lock_timeout(&err) || crate::collectors::error::is_connection_lost(&err) =>
+                if is_lock_timeout(&err)
+                    || is_killed(&err)
+                    || crate::collectors::error::is_connection_lost(&err) =>
             {
-                // A lost connection is gone for good; a lock wait leaves it usable.
-                if !is_lock_timeout(&err) {
-                    *conn = None;
-                }
+                // The session may be gone (lost, killed): the next batch opens a fresh one.
+                *conn = None;
                 return match tables {
                     [table] => Err(query_error(
                         &self.target,

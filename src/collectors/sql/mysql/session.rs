@@ -24,6 +24,10 @@ const ER_STATEMENT_TIMEOUT: u16 = 1969;
 const ER_QUERY_TIMEOUT: u16 = 3024;
 /// `ER_LOCK_WAIT_TIMEOUT`: `lock_wait_timeout` (metadata locks) or `innodb_lock_wait_timeout`.
 const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// `ER_QUERY_INTERRUPTED`: the statement was killed (`KILL QUERY`, a query killer).
+const ER_QUERY_INTERRUPTED: u16 = 1317;
+/// `ER_CONNECTION_KILLED`: the session was killed (`KILL CONNECTION`, a proxy or a failover).
+const ER_CONNECTION_KILLED: u16 = 1927;
 /// Longest wait for a table another session holds (a migration, `LOCK TABLES`): a collector
 /// that waits longer only queues others behind it.
 const LOCK_WAIT_CAP: u64 = 5;
@@ -247,6 +251,15 @@ pub fn is_lock_timeout(err: &sqlx::Error) -> bool {
     server_error_number(err) == Some(ER_LOCK_WAIT_TIMEOUT)
 }
 
+/// Whether another session killed the statement (`KILL QUERY`) or the session itself: an
+/// interruption that says nothing about what was being read.
+pub fn is_killed(err: &sqlx::Error) -> bool {
+    matches!(
+        server_error_number(err),
+        Some(ER_QUERY_INTERRUPTED | ER_CONNECTION_KILLED)
+    )
+}
+
 /// A connection failure, classified: refused/unreachable, bad credentials, missing database.
 pub fn connect_error(
     target: &str,
@@ -284,7 +297,9 @@ pub fn connect_error(
 /// A failed statement; a statement timeout says so plainly, and a connection lost mid-way is
 /// a `connect` failure (the server went away), not a query one.
 pub fn query_error(target: &str, what: &str, err: sqlx::Error) -> CollectError {
-    if crate::collectors::error::is_connection_lost(&err) {
+    if crate::collectors::error::is_connection_lost(&err)
+        || server_error_number(&err) == Some(ER_CONNECTION_KILLED)
+    {
         return CollectError::connect(
             target,
             format!("{what}: {err}"),
@@ -295,6 +310,12 @@ pub fn query_error(target: &str, what: &str, err: sqlx::Error) -> CollectError {
         return CollectError::query(
             target,
             format!("statement timeout: {what} ran past statement_timeout ({err})"),
+        );
+    }
+    if server_error_number(&err) == Some(ER_QUERY_INTERRUPTED) {
+        return CollectError::query(
+            target,
+            format!("{what}: interrupted by another session (KILL QUERY or a query killer): {err}"),
         );
     }
     if is_lock_timeout(&err) {

@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -136,6 +137,7 @@ async fn count_one(
 ) -> Result<Node, CollectError> {
     // `quoted` comes from quote_ident on the server: any name is one safe identifier.
     let sql = format!("SELECT count(*) FROM {}", job.quoted);
+    let started = Instant::now();
     match sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut *conn)
         .await
@@ -150,6 +152,22 @@ async fn count_one(
                 limits,
                 &format!("counting the rows of {}", job.key),
                 &err,
+            ))
+        }
+        // `57014` is also what `pg_cancel_backend` (an administrator, a query killer) gives.
+        // Cut well before the statement timeout, it was cancelled, which says nothing about the
+        // table: the collection fails rather than record a value read as drift.
+        Err(err) if is_statement_timeout(&err) && started.elapsed() < limits.statement * 9 / 10 => {
+            Err(CollectError::query(
+                target,
+                format!(
+                    "counting the rows of {}: cancelled by another session after {} \
+                     (pg_cancel_backend or a query killer), before statement_timeout: {err}",
+                    job.key,
+                    humantime::format_duration(Duration::from_millis(
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+                    ))
+                ),
             ))
         }
         Err(err) if is_statement_timeout(&err) => {
