@@ -86,6 +86,10 @@ pub enum ParityError {
     /// The time budget ran out.
     #[error("too large to verify: the checksum took longer than {0:?}")]
     Timeout(std::time::Duration),
+    /// A statement was cut at the time limit: the table is too large for it. (Cut sooner
+    /// than the limit, another session cancelled it instead: see [`collect`].)
+    #[error("too large to verify: {0}")]
+    Cut(String),
     /// The database refused or failed.
     #[error("{0}")]
     Query(String),
@@ -144,7 +148,25 @@ pub async fn collect(kind: &SourceKind) -> Result<Option<Tree>, crate::collector
     let mut engine = Engine::open(kind, spec.timeout).await?;
     let mut data = Node::map();
     for table in &spec.tables {
+        let started = std::time::Instant::now();
         let node = match engine.first_level(table, spec).await {
+            // Cancelling a statement (`pg_cancel_backend`) gives the same SQLSTATE as the time
+            // limit; one that came before the limit could be reached says nothing about the
+            // table, so it fails the collection rather than become a "too large" finding.
+            Err(ParityError::Cut(message)) if started.elapsed() < spec.timeout => {
+                let after = std::time::Duration::from_millis(
+                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                );
+                return Err(crate::collectors::CollectError::query(
+                    target_of(kind),
+                    format!(
+                        "checksumming {table}: cancelled by another session after {} \
+                         (pg_cancel_backend or a query killer), before the checksum timeout: \
+                         {message}",
+                        humantime::format_duration(after)
+                    ),
+                ));
+            }
             Ok((shape, digest)) => digest_node(&engine, &shape, &digest),
             Err(ParityError::Unavailable {
                 connection_lost,

@@ -9,6 +9,7 @@ use std::path::Path as FsPath;
 
 use driftwarden::snapshot::Path;
 use serde_json::Value;
+use sqlx::Connection;
 
 use crate::helpers::db::TestDb;
 use crate::helpers::{driftwarden_in, sqlite_exec};
@@ -474,5 +475,105 @@ async fn a_table_over_its_row_budget_is_too_large_to_verify_never_equal() {
             .unwrap()
             .contains("too large to verify: 100 rows is more than max_rows = 10"),
         "{f}"
+    );
+}
+
+/// A PostgreSQL table whose rows are slow to read (a row-level security policy sleeping 50 ms
+/// per row, for a role of its own that does not own it), checksummed through that role with
+/// `timeout`. Gives the source and the role, to drop after.
+async fn slow_checksum_source(
+    db: &TestDb,
+    dir: &FsPath,
+    timeout: &str,
+) -> (driftwarden::config::SourceKind, String) {
+    let role = format!("{}_slow", db.name);
+    db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
+    db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
+        .await;
+    db.execute(&format!(
+        "CREATE TABLE slow (id int PRIMARY KEY, v text);
+         INSERT INTO slow SELECT g, 'v' FROM generate_series(1, 40) g;
+         ALTER TABLE slow ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY crawl ON slow USING (pg_sleep(0.05) IS NOT NULL);
+         GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON slow TO {role};"
+    ))
+    .await;
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the test URL has no user to replace");
+    let file = dir.join("driftwarden.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[environments.production.sources.db]\nkind = \"postgres\"\nurl = \"{url}\"\n\
+             row_counts = \"off\"\n\
+             [environments.production.sources.db.checksums]\ntables = [\"public.slow\"]\n\
+             timeout = \"{timeout}\"\n"
+        ),
+    )
+    .unwrap();
+    let config = driftwarden::config::load(&file).unwrap();
+    let kind = config.source("production", "db").unwrap().kind.clone();
+    (kind, role)
+}
+
+async fn drop_role(db: &TestDb, role: &str) {
+    db.execute(&format!("DROP OWNED BY {role}")).await;
+    db.admin(&format!("DROP ROLE {role}")).await;
+}
+
+#[tokio::test]
+async fn a_checksum_cut_by_its_timeout_is_too_large_but_one_cancelled_fails_the_collection() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Cut by its own time limit: the table is too large to verify in time (a finding).
+    let (kind, role) = slow_checksum_source(&db, dir.path(), "500ms").await;
+    let result = driftwarden::parity::collect(&kind).await;
+    drop_role(&db, &role).await;
+    let data = result.unwrap().unwrap();
+    let error = data
+        .get(&Path::parse("public.slow/error").unwrap())
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.starts_with("too large to verify"), "{data:?}");
+
+    // Cancelled by an administrator long before its limit: nothing is known of the table.
+    db.execute("DROP TABLE slow").await;
+    let (kind, role) = slow_checksum_source(&db, dir.path(), "60s").await;
+    let collection = tokio::spawn(async move { driftwarden::parity::collect(&kind).await });
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let cancelled: Option<bool> = sqlx::query_scalar(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'active' \
+             AND query ILIKE '%slow%' AND pid <> pg_backend_pid()",
+        )
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+        if cancelled == Some(true) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checksum statement ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let result = collection.await.unwrap();
+    drop_role(&db, &role).await;
+    let err = match result {
+        Ok(data) => panic!("the checksum was recorded: {data:?}"),
+        Err(err) => err,
+    };
+    assert_eq!(err.reason(), "query", "{err}");
+    assert!(
+        err.to_string()
+            .contains("checksumming public.slow: cancelled by another session"),
+        "{err}"
     );
 }
