@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::daemon::{metric, spawn_daemon_with, start};
+use crate::helpers::free_port;
 
 /// A private Alertmanager, killed on drop.
 struct Alertmanager {
@@ -22,14 +23,6 @@ fn alertmanager_binary() -> Option<std::path::PathBuf> {
         .iter()
         .map(std::path::PathBuf::from)
         .find(|p| p.exists())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Alertmanager {

@@ -20,6 +20,7 @@ use serde_json::Value;
 use sqlx::{Connection, Row};
 
 use crate::helpers::daemon::{metric, start, TestDaemon};
+use crate::helpers::free_port;
 use crate::helpers::mariadb_server::TempMariadb;
 use crate::helpers::pg_cluster::TempCluster;
 use crate::helpers::Demo;
@@ -672,14 +673,6 @@ fn spawn_daemon_process(config: &str, port: u16, log: &std::path::Path) -> std::
         .stderr(log)
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::daemon::{metric, spawn_daemon, spawn_daemon_with, start};
+use crate::helpers::free_port;
 use crate::helpers::{driftwarden_in, Demo};
 
 const PAIR: &str = "staging-vs-production";
@@ -489,14 +490,6 @@ async fn findings_survive_a_restart_without_duplicates() {
         assert_eq!(same["id"], f["id"]);
     }
     daemon.stop().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

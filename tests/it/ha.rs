@@ -28,11 +28,7 @@ struct Replica {
 
 impl Replica {
     fn start(demo: &Demo, name: &str) -> Replica {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         // Kept after the test (under target/) to read when it fails.
         let logs = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ha");
         std::fs::create_dir_all(&logs).unwrap();

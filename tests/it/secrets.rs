@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::db::{Engine, TestDb};
+use crate::helpers::free_port;
 use crate::helpers::{Demo, Run};
 
 // ---------------------------------------------------------------------------------------------
@@ -389,14 +390,6 @@ fn http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary with debug logs in `format`, the HMAC key from the environment.

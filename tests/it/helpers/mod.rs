@@ -11,6 +11,15 @@ pub mod pg_cluster;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A TCP port free on loopback right now (the OS picks it; the listener is closed at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The result of one run of the binary.
 pub struct Run {
     pub code: i32,

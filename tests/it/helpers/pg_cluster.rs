@@ -51,11 +51,7 @@ impl TempCluster {
                 .unwrap();
             assert!(status.success(), "chown of the cluster folder failed");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let cluster = TempCluster { dir, bin, port };
         let data = cluster.data();
         cluster.run(
