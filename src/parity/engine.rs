@@ -325,7 +325,7 @@ fn failed(error: sqlx::Error) -> ParityError {
     let timed_out = postgres::session::is_statement_timeout(&error)
         || mysql::session::is_statement_timeout(&error);
     if timed_out {
-        ParityError::Cut(error.to_string())
+        ParityError::Cut(crate::snapshot::redact::mask_for_log(&error.to_string()))
     } else {
         ParityError::Query(crate::snapshot::redact::mask_for_log(&error.to_string()))
     }

@@ -7,8 +7,9 @@
 //! counted again table by table, so the error lands on the table that caused it.
 //!
 //! A count that waited for a lock (`lock_wait_timeout`: a migration or `LOCK TABLES` holds the
-//! table), was killed by another session, or lost its connection fails the collection instead: neither says anything about the
-//! table, and recording it as a value would report a drift that resolves by itself.
+//! table), was killed by another session, or lost its connection fails the collection instead:
+//! none of these says anything about the table, and recording it as a value would report a
+//! drift that resolves by itself.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
