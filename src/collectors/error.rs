@@ -72,6 +72,23 @@ pub fn is_connection_lost(err: &sqlx::Error) -> bool {
     }
 }
 
+/// What a statement cancelled by another session says: `pg_cancel_backend` or a query killer
+/// stopped `what` after `elapsed`, before our own time limit (`limit`) could.
+pub fn cancelled_by_another_session(
+    what: &str,
+    elapsed: Duration,
+    limit: &str,
+    error: &dyn std::fmt::Display,
+) -> String {
+    // Whole milliseconds: "1s 234ms", not nanoseconds.
+    let elapsed = Duration::from_millis(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+    format!(
+        "{what}: cancelled by another session after {} (pg_cancel_backend or a query killer), \
+         before {limit}: {error}",
+        humantime::format_duration(elapsed)
+    )
+}
+
 /// Hint of a connection lost in the middle of a collection.
 pub const LOST_HINT: &str =
     "the connection was lost mid-collection: is the server restarting, failing over or unreachable?";

@@ -154,16 +154,13 @@ pub async fn collect(kind: &SourceKind) -> Result<Option<Tree>, crate::collector
             // limit; one that came before the limit could be reached says nothing about the
             // table, so it fails the collection rather than become a "too large" finding.
             Err(ParityError::Cut(message)) if started.elapsed() < spec.timeout => {
-                let after = std::time::Duration::from_millis(
-                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                );
                 return Err(crate::collectors::CollectError::query(
                     target_of(kind),
-                    format!(
-                        "checksumming {table}: cancelled by another session after {} \
-                         (pg_cancel_backend or a query killer), before the checksum timeout: \
-                         {message}",
-                        humantime::format_duration(after)
+                    crate::collectors::error::cancelled_by_another_session(
+                        &format!("checksumming {table}"),
+                        started.elapsed(),
+                        "the checksum timeout",
+                        &message,
                     ),
                 ));
             }

@@ -916,10 +916,7 @@ async fn collect_postgres_session_is_read_only_and_named() {
 #[tokio::test]
 async fn collect_postgres_a_least_privilege_role_can_collect() {
     let Some(db) = shop().await else { return };
-    let role = format!("{}_ro", db.name);
-    db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
-    db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
-        .await;
+    let (role, url) = db.login_role("ro").await;
     db.execute(&format!(
         "GRANT USAGE ON SCHEMA shop, public TO {role};
          GRANT SELECT ON ALL TABLES IN SCHEMA shop, public TO {role};"
@@ -929,13 +926,10 @@ async fn collect_postgres_a_least_privilege_role_can_collect() {
         row_counts: RowCountMode::Exact,
         ..SqlOptions::default()
     };
-    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    assert_ne!(url, db.url, "the test URL has no user to replace");
     let as_role = collect_with(&url, &options).await;
     let as_admin = collect_with(&db.url, &options).await;
     // Clean up before asserting, so a failure leaves no role behind.
-    db.execute(&format!("DROP OWNED BY {role}")).await;
-    db.admin(&format!("DROP ROLE {role}")).await;
+    db.drop_role(&role).await;
     let (as_role, as_admin) = (as_role.unwrap(), as_admin.unwrap());
     for part in ["schema", "rows", "migrations"] {
         assert_eq!(at(&as_role, part), at(&as_admin, part), "{part} differs");
@@ -1053,12 +1047,9 @@ async fn collect_postgres_a_count_waiting_for_a_lock_fails_the_collection_never_
 
 /// A table too slow to count quickly, without any lock: a row-level security policy that
 /// sleeps 100 ms per row of 20, applied to a role of its own (which does not own the table).
-/// Gives that role's URL; `drop_slow_role` removes it.
+/// Gives that role's name and URL.
 async fn slow_table_role(db: &TestDb) -> (String, String) {
-    let role = format!("{}_slow", db.name);
-    db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
-    db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
-        .await;
+    let (role, url) = db.login_role("slow").await;
     db.execute(&format!(
         "CREATE TABLE slow (id int); INSERT INTO slow SELECT generate_series(1, 20);
          ALTER TABLE slow ENABLE ROW LEVEL SECURITY;
@@ -1067,14 +1058,7 @@ async fn slow_table_role(db: &TestDb) -> (String, String) {
          GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON slow, calm TO {role};"
     ))
     .await;
-    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    assert_ne!(url, db.url, "the test URL has no user to replace");
-    (url, role)
-}
-
-async fn drop_slow_role(db: &TestDb, role: &str) {
-    db.execute(&format!("DROP OWNED BY {role}")).await;
-    db.admin(&format!("DROP ROLE {role}")).await;
+    (role, url)
 }
 
 #[tokio::test]
@@ -1082,14 +1066,14 @@ async fn collect_postgres_a_count_cut_by_the_statement_timeout_is_a_value_for_th
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let (url, role) = slow_table_role(&db).await;
+    let (role, url) = slow_table_role(&db).await;
     let options = SqlOptions {
         row_counts: RowCountMode::Exact,
         statement_timeout: Duration::from_millis(500),
         ..SqlOptions::default()
     };
     let result = collect_with(&url, &options).await;
-    drop_slow_role(&db, &role).await;
+    db.drop_role(&role).await;
     // The table is simply too big for the timeout: that is the table's own state, reported as
     // an error text on its leaf (never 0), and the rest of the collection stands.
     let tree = result.unwrap();
@@ -1105,7 +1089,7 @@ async fn collect_postgres_a_count_cancelled_by_another_session_fails_the_collect
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let (url, role) = slow_table_role(&db).await;
+    let (role, url) = slow_table_role(&db).await;
     let options = SqlOptions {
         row_counts: RowCountMode::Exact,
         statement_timeout: Duration::from_secs(30),
@@ -1135,7 +1119,7 @@ async fn collect_postgres_a_count_cancelled_by_another_session_fails_the_collect
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let result = collection.await.unwrap();
-    drop_slow_role(&db, &role).await;
+    db.drop_role(&role).await;
     let err = match result {
         Ok(tree) => panic!(
             "the collection succeeded with rows/public.slow = {:?}",

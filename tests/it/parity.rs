@@ -486,10 +486,7 @@ async fn slow_checksum_source(
     dir: &FsPath,
     timeout: &str,
 ) -> (driftwarden::config::SourceKind, String) {
-    let role = format!("{}_slow", db.name);
-    db.admin(&format!("CREATE ROLE {role} LOGIN")).await;
-    db.admin(&format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name))
-        .await;
+    let (role, url) = db.login_role("slow").await;
     db.execute(&format!(
         "CREATE TABLE slow (id int PRIMARY KEY, v text);
          INSERT INTO slow SELECT g, 'v' FROM generate_series(1, 40) g;
@@ -498,8 +495,6 @@ async fn slow_checksum_source(
          GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON slow TO {role};"
     ))
     .await;
-    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    assert_ne!(url, db.url, "the test URL has no user to replace");
     let file = dir.join("driftwarden.toml");
     std::fs::write(
         &file,
@@ -516,11 +511,6 @@ async fn slow_checksum_source(
     (kind, role)
 }
 
-async fn drop_role(db: &TestDb, role: &str) {
-    db.execute(&format!("DROP OWNED BY {role}")).await;
-    db.admin(&format!("DROP ROLE {role}")).await;
-}
-
 #[tokio::test]
 async fn a_checksum_cut_by_its_timeout_is_too_large_but_one_cancelled_fails_the_collection() {
     let Some(db) = TestDb::postgres().await else {
@@ -531,7 +521,7 @@ async fn a_checksum_cut_by_its_timeout_is_too_large_but_one_cancelled_fails_the_
     // Cut by its own time limit: the table is too large to verify in time (a finding).
     let (kind, role) = slow_checksum_source(&db, dir.path(), "500ms").await;
     let result = driftwarden::parity::collect(&kind).await;
-    drop_role(&db, &role).await;
+    db.drop_role(&role).await;
     let data = result.unwrap().unwrap();
     let error = data
         .get(&Path::parse("public.slow/error").unwrap())
@@ -565,7 +555,7 @@ async fn a_checksum_cut_by_its_timeout_is_too_large_but_one_cancelled_fails_the_
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let result = collection.await.unwrap();
-    drop_role(&db, &role).await;
+    db.drop_role(&role).await;
     let err = match result {
         Ok(data) => panic!("the checksum was recorded: {data:?}"),
         Err(err) => err,

@@ -118,6 +118,29 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("admin SQL failed: {e}\n{sql}"));
     }
+
+    /// PostgreSQL: creates the login role `<database>_<suffix>`, allowed to connect to this
+    /// database and nothing else yet; gives its name and its URL. Drop it with [`drop_role`].
+    ///
+    /// [`drop_role`]: TestDb::drop_role
+    pub async fn login_role(&self, suffix: &str) -> (String, String) {
+        let role = format!("{}_{suffix}", self.name);
+        self.admin(&format!("CREATE ROLE {role} LOGIN")).await;
+        self.admin(&format!(
+            "GRANT CONNECT ON DATABASE {} TO {role}",
+            self.name
+        ))
+        .await;
+        let url = self.url.replacen("postgres@", &format!("{role}@"), 1);
+        assert_ne!(url, self.url, "the test URL has no user to replace");
+        (role, url)
+    }
+
+    /// PostgreSQL: drops what `role` was granted here, then the role.
+    pub async fn drop_role(&self, role: &str) {
+        self.execute(&format!("DROP OWNED BY {role}")).await;
+        self.admin(&format!("DROP ROLE {role}")).await;
+    }
 }
 
 async fn run_admin(engine: Engine, url: &str, sql: &str) -> Result<(), sqlx::Error> {

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -15,6 +15,7 @@ use tracing::debug;
 
 use super::relations::TableRef;
 use super::session::{connect_error, is_lock_timeout, is_statement_timeout, query_error, Limits};
+use crate::collectors::error::cancelled_by_another_session;
 use crate::collectors::CollectError;
 use crate::config::{RowCountMode, SqlOptions};
 use crate::snapshot::Node;
@@ -160,13 +161,11 @@ async fn count_one(
         Err(err) if is_statement_timeout(&err) && started.elapsed() < limits.statement * 9 / 10 => {
             Err(CollectError::query(
                 target,
-                format!(
-                    "counting the rows of {}: cancelled by another session after {} \
-                     (pg_cancel_backend or a query killer), before statement_timeout: {err}",
-                    job.key,
-                    humantime::format_duration(Duration::from_millis(
-                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-                    ))
+                cancelled_by_another_session(
+                    &format!("counting the rows of {}", job.key),
+                    started.elapsed(),
+                    "statement_timeout",
+                    &err,
                 ),
             ))
         }
