@@ -1101,23 +1101,7 @@ async fn collect_postgres_a_count_cancelled_by_another_session_fails_the_collect
     });
     // An administrator (or a query killer) cancels the count: same SQLSTATE as a statement
     // timeout, but it says nothing about the table.
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let cancelled: Option<bool> = sqlx::query_scalar(
-            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND state = 'active' \
-             AND query ILIKE '%count(*)%slow%' AND pid <> pg_backend_pid()",
-        )
-        .fetch_optional(&mut admin)
-        .await
-        .unwrap();
-        if cancelled == Some(true) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the count never ran");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    db.cancel_when_running("%count(*)%slow%").await;
     let result = collection.await.unwrap();
     db.drop_role(&role).await;
     let err = match result {

@@ -9,7 +9,6 @@ use std::path::Path as FsPath;
 
 use driftwarden::snapshot::Path;
 use serde_json::Value;
-use sqlx::Connection;
 
 use crate::helpers::db::TestDb;
 use crate::helpers::{driftwarden_in, sqlite_exec};
@@ -534,26 +533,7 @@ async fn a_checksum_cut_by_its_timeout_is_too_large_but_one_cancelled_fails_the_
     db.execute("DROP TABLE slow").await;
     let (kind, role) = slow_checksum_source(&db, dir.path(), "60s").await;
     let collection = tokio::spawn(async move { driftwarden::parity::collect(&kind).await });
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let cancelled: Option<bool> = sqlx::query_scalar(
-            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND state = 'active' \
-             AND query ILIKE '%slow%' AND pid <> pg_backend_pid()",
-        )
-        .fetch_optional(&mut admin)
-        .await
-        .unwrap();
-        if cancelled == Some(true) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no checksum statement ran"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    db.cancel_when_running("%slow%").await;
     let result = collection.await.unwrap();
     db.drop_role(&role).await;
     let err = match result {

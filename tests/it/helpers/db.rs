@@ -136,6 +136,33 @@ impl TestDb {
         (role, url)
     }
 
+    /// PostgreSQL: waits until a statement of another session in this database whose text
+    /// matches `like` (an `ILIKE` pattern) is running, then cancels it with
+    /// `pg_cancel_backend`, as an administrator or a query killer would. Fails after 30 s.
+    pub async fn cancel_when_running(&self, like: &str) {
+        let mut admin = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let cancelled: Option<bool> = sqlx::query_scalar(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND state = 'active' \
+                 AND query ILIKE $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(like)
+            .fetch_optional(&mut admin)
+            .await
+            .unwrap();
+            if cancelled == Some(true) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no statement like {like:?} ran"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// PostgreSQL: drops what `role` was granted here, then the role.
     pub async fn drop_role(&self, role: &str) {
         self.execute(&format!("DROP OWNED BY {role}")).await;
